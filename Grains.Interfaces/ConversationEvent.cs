@@ -1,0 +1,48 @@
+using Orleans.Runtime;
+
+namespace ChatGrains;
+
+/// <summary>
+/// One numbered change to a conversation, as it travels on the Orleans stream and is
+/// stored in the log. <see cref="Data"/> is the event's JSON, serialized once by the grain
+/// so that no host or watcher serializes it again.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ConversationEvent(
+    [property: Id(0)] long Id,
+    [property: Id(1)] string Type,
+    [property: Id(2)] string Data);
+
+public static class EventTypes
+{
+    public const string MessageCreated = "message.created";
+    public const string MessageDelta = "message.delta";
+    public const string MessageCompleted = "message.completed";
+    public const string MemberJoined = "member.joined";
+    /// <summary>Sent without an id when a resume point cannot be served; never stored.</summary>
+    public const string Reset = "reset";
+}
+
+/// <summary>The JSON payloads of the events, exactly as the contract names their fields.</summary>
+public sealed record MessageCreatedData(Message Message);
+
+public sealed record MessageDeltaData(string MessageId, string Delta);
+
+public sealed record MessageCompletedData(
+    string MessageId,
+    string Status,
+    string Content,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Error);
+
+public sealed record MemberJoinedData(string UserId, string Name);
+
+public sealed record ResetData(long LastEventId);
+
+/// <summary>Where conversations publish their events.</summary>
+public static class ConversationStreams
+{
+    public const string Provider = "Conversations";
+    public const string Namespace = "conversation";
+
+    public static StreamId For(string conversationId) => StreamId.Create(Namespace, conversationId);
+}

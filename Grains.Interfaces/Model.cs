@@ -1,0 +1,90 @@
+using System.Text.Json.Serialization;
+
+namespace ChatGrains;
+
+/// <summary>Who is acting: the API passes the signed-in user to the grain.</summary>
+[GenerateSerializer, Immutable]
+public sealed record Caller([property: Id(0)] string UserId, [property: Id(1)] string Name);
+
+[GenerateSerializer, Immutable]
+public sealed record Member([property: Id(0)] string UserId, [property: Id(1)] string Name);
+
+public static class Roles
+{
+    public const string User = "user";
+    public const string Assistant = "assistant";
+}
+
+public static class MessageStatus
+{
+    public const string Queued = "queued";
+    public const string Streaming = "streaming";
+    public const string Complete = "complete";
+    public const string Cancelled = "cancelled";
+    public const string Failed = "failed";
+
+    public static bool IsFinal(string status) => status is Complete or Cancelled or Failed;
+}
+
+/// <summary>A message as clients see it, in snapshots and in <c>message.created</c>.</summary>
+[GenerateSerializer, Immutable]
+public sealed record Message(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string Role,
+    [property: Id(2)] string AuthorId,
+    [property: Id(3)] string AuthorName,
+    [property: Id(4)] string Content,
+    [property: Id(5)] string Status,
+    [property: Id(6), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ReplyTo,
+    [property: Id(7)] DateTimeOffset CreatedAt,
+    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);
+
+[GenerateSerializer, Immutable]
+public sealed record ConversationSnapshot(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string Title,
+    [property: Id(2)] string OwnerId,
+    [property: Id(3)] DateTimeOffset CreatedAt,
+    [property: Id(4)] IReadOnlyList<Member> Members,
+    [property: Id(5)] IReadOnlyList<Message> Messages,
+    [property: Id(6)] long LastEventId);
+
+[GenerateSerializer, Immutable]
+public sealed record ConversationSummary(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string Title,
+    [property: Id(2)] string OwnerId,
+    [property: Id(3)] DateTimeOffset CreatedAt,
+    [property: Id(4)] DateTimeOffset LastActivityAt);
+
+/// <summary>
+/// The ids of one prompt-and-reply exchange. <see cref="EventId"/> is the prompt's
+/// <c>message.created</c>; <see cref="CompletedEventId"/> is the reply's
+/// <c>message.completed</c>, or 0 while the reply is still queued or streaming.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PostReceipt(
+    [property: Id(0)] string UserMessageId,
+    [property: Id(1)] string AssistantMessageId,
+    [property: Id(2)] long EventId,
+    [property: Id(3)] long CompletedEventId);
+
+/// <summary>Where a conversation's log stands.</summary>
+[GenerateSerializer, Immutable]
+public sealed record LogHead(
+    [property: Id(0)] long LastEventId,
+    [property: Id(1)] bool ReplyInProgress);
+
+/// <summary>
+/// A page of the event log. <see cref="FirstAvailableId"/> is the oldest id that can still
+/// be replayed: a resume point before <c>FirstAvailableId - 1</c> cannot be served.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record EventPage(
+    [property: Id(0)] IReadOnlyList<ConversationEvent> Events,
+    [property: Id(1)] long LastEventId,
+    [property: Id(2)] long FirstAvailableId,
+    [property: Id(3)] bool ReplyInProgress)
+{
+    public bool CanResumeFrom(long afterId) => afterId >= FirstAvailableId - 1 && afterId <= LastEventId;
+}

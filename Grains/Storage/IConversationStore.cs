@@ -1,0 +1,76 @@
+namespace ChatGrains.Storage;
+
+/// <summary>
+/// Where conversations are kept. One small interface, implemented for SQLite (the embedded
+/// default) and again for PostgreSQL in a cluster. A commit is atomic: its events, and the
+/// rows they change, are all stored or none are. The primary key on (conversation, event id)
+/// is what finally guarantees that an id is never handed out twice, even if two activations
+/// of one conversation briefly exist.
+/// </summary>
+public interface IConversationStore
+{
+    /// <summary>Creates or migrates the schema. Called once at start-up.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The conversation's durable state, or null if it was never created.</summary>
+    Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores one atomic change. Throws if any event id already exists (the caller must
+    /// then reload: another activation has written ahead of it).
+    /// </summary>
+    Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default);
+
+    /// <summary>Stored events with id &gt; <paramref name="afterId"/>, oldest first.</summary>
+    Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>The user's conversations, most recent activity first.</summary>
+    Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The conversation row.</summary>
+public sealed record ConversationInfo(string Id, string Title, string OwnerId, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// A message with the ids of the events that created and completed it (0 while not
+/// completed). Ordering of messages is by <see cref="CreatedEventId"/>.
+/// </summary>
+public sealed record StoredMessage(Message Message, long CreatedEventId, long CompletedEventId);
+
+public sealed record Invite(string Token, string CreatedBy, DateTimeOffset CreatedAt);
+
+/// <summary>An idempotency key (scoped to the user and the conversation) and its exchange.</summary>
+public sealed record IdempotencyRecord(string UserId, string Key, string ContentHash, PostReceiptIds Exchange);
+
+/// <summary>The message ids and the prompt's event id of an exchange.</summary>
+public sealed record PostReceiptIds(string UserMessageId, string AssistantMessageId, long EventId);
+
+public sealed record StoredConversation(
+    ConversationInfo Info,
+    IReadOnlyList<Member> Members,
+    IReadOnlyList<StoredMessage> Messages,
+    IReadOnlyList<Invite> Invites,
+    IReadOnlyList<IdempotencyRecord> IdempotencyKeys,
+    long LastEventId,
+    DateTimeOffset LastActivityAt,
+    /// <summary>The oldest event id still stored (LastEventId + 1 when none is).</summary>
+    long FirstStoredEventId);
+
+/// <summary>
+/// One atomic change to a conversation. <see cref="Created"/> is set only by the commit that
+/// creates the conversation. <see cref="Messages"/> are upserted whole (a message row is
+/// written when created and when completed; deltas live only in <see cref="Events"/>, so a
+/// batch of tokens costs O(batch)). Events before <see cref="PruneEventsBefore"/> may be
+/// deleted (retention).
+/// </summary>
+public sealed record ConversationCommit(
+    string ConversationId,
+    ConversationInfo? Created,
+    IReadOnlyList<ConversationEvent> Events,
+    IReadOnlyList<Member> Members,
+    IReadOnlyList<StoredMessage> Messages,
+    IReadOnlyList<Invite> Invites,
+    IReadOnlyList<IdempotencyRecord> IdempotencyKeys,
+    long LastEventId,
+    DateTimeOffset LastActivityAt,
+    long PruneEventsBefore = 0);
