@@ -1,6 +1,11 @@
+using ChatGrains.Api;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddChatGrainsApi();
+
 var app = builder.Build();
-
-app.MapGet("/", () => "Hello World!");
-
+app.MapChatGrainsApi();
 app.Run();
+
+/// <summary>The entry point, visible to the functional tests' WebApplicationFactory.</summary>
+public partial class Program;

@@ -60,14 +60,16 @@ public sealed record ConversationSummary(
 /// <summary>
 /// The ids of one prompt-and-reply exchange. <see cref="EventId"/> is the prompt's
 /// <c>message.created</c>; <see cref="CompletedEventId"/> is the reply's
-/// <c>message.completed</c>, or 0 while the reply is still queued or streaming.
+/// <c>message.completed</c>, or 0 while the reply is still queued or streaming;
+/// <see cref="LastEventId"/> is the conversation's latest id when the receipt was given.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record PostReceipt(
     [property: Id(0)] string UserMessageId,
     [property: Id(1)] string AssistantMessageId,
     [property: Id(2)] long EventId,
-    [property: Id(3)] long CompletedEventId);
+    [property: Id(3)] long CompletedEventId,
+    [property: Id(4)] long LastEventId);
 
 /// <summary>Where a conversation's log stands.</summary>
 [GenerateSerializer, Immutable]

@@ -1,1 +1,5 @@
-﻿Console.WriteLine("Hello, World!");
+using ChatGrains.Silo;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddConversationSilo();
+await builder.Build().RunAsync();

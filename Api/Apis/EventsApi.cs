@@ -1,0 +1,24 @@
+using ChatGrains.Api.Auth;
+using ChatGrains.Api.EventStream;
+
+namespace ChatGrains.Api.Apis;
+
+/// <summary>Watching a conversation: a resumable event stream (POST for fetch-event-source, GET for EventSource).</summary>
+public static class EventsApi
+{
+    public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/api/conversations/{id}/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization();
+        return app;
+    }
+
+    private static async Task<EventStreamResult> Watch(string id, HttpContext http, IGrainFactory grains)
+    {
+        var after = ResumePoint.From(http.Request);
+        // Checks membership (404 otherwise) and tells whether the resume point exists yet.
+        var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(http.User.ToCaller().UserId);
+        return after > head.LastEventId
+            ? EventStreamResult.Reset(id, head.LastEventId)
+            : EventStreamResult.Watch(id, after);
+    }
+}

@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ChatGrains.Api.Apis;
+
+/// <summary>
+/// Reads request bodies as JSON, whatever their Content-Type says, with a size limit, and
+/// turns every malformed input into a 400 (or 413) problem before anything changes.
+/// </summary>
+public static class JsonBody
+{
+    public static async Task<JsonElement> ReadAsync(HttpRequest request, long maxBytes, bool optional = false)
+    {
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = maxBytes;
+        if (request.ContentLength > maxBytes) throw TooLarge();
+        try
+        {
+            using var buffer = new MemoryStream();
+            await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+            if (buffer.Length > maxBytes) throw TooLarge();
+            if (buffer.Length == 0)
+            {
+                if (optional) return default;
+                throw Malformed("The request needs a JSON body.");
+            }
+            using var doc = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Malformed("The body must be a JSON object.");
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            throw Malformed($"The body is not valid JSON: {ex.Message}");
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge();
+        }
+    }
+
+    /// <summary>A string property that must be present and not blank.</summary>
+    public static string RequiredString(JsonElement body, string name)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.String)
+            throw Malformed($"'{name}' is required and must be a string.");
+        var text = value.GetString()!;
+        if (string.IsNullOrWhiteSpace(text)) throw Malformed($"'{name}' must not be empty.");
+        return text;
+    }
+
+    /// <summary>A string property that may be absent or null.</summary>
+    public static string? OptionalString(JsonElement body, string name)
+    {
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Malformed($"'{name}' must be a string.");
+    }
+
+    public static ApiProblem Malformed(string detail) => new(StatusCodes.Status400BadRequest, "Malformed request", detail);
+
+    private static ApiProblem TooLarge() => new(StatusCodes.Status413PayloadTooLarge, "Request too large", "The request body is larger than this endpoint accepts.");
+}

@@ -1,0 +1,84 @@
+using System.Text;
+using ChatGrains.Api.Auth;
+using ChatGrains.Api.EventStream;
+using ChatGrains.Api.Feeds;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace ChatGrains.Api.Apis;
+
+/// <summary>Posting prompts (answered as a POST-initiated event stream) and stopping replies.</summary>
+public static class MessagesApi
+{
+    public const int MaxIdempotencyKeyLength = 128;
+
+    public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/conversations/{id}/messages").RequireAuthorization();
+        api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts);
+        api.MapPost("/{messageId}/cancel", Cancel);
+        return app;
+    }
+
+    /// <summary>
+    /// Posts a prompt, or resumes the exchange a repeated Idempotency-Key names, and streams
+    /// its events until the reply completes (or answers 202 for Accept: application/json).
+    /// </summary>
+    private static async Task<Results<EventStreamResult, Accepted<PostAccepted>>> Post(
+        string id, HttpContext http, IGrainFactory grains, FeedHub feeds, IOptions<MessageLimits> limits)
+    {
+        var request = http.Request;
+        var key = IdempotencyKey(request);
+        var resumeFrom = ResumePoint.From(request);
+        var body = await JsonBody.ReadAsync(request, limits.Value.MaxContentBytes * 6L + 1024);
+        var content = JsonBody.RequiredString(body, "content");
+        if (Encoding.UTF8.GetByteCount(content) > limits.Value.MaxContentBytes)
+            throw new ApiProblem(StatusCodes.Status413PayloadTooLarge, "Message too large", $"'content' must be at most {limits.Value.MaxContentBytes} bytes of UTF-8.");
+
+        var receipt = await grains.GetGrain<IConversationGrain>(id).PostAsync(http.User.ToCaller(), content, key);
+        if (WantsJson(request))
+            return TypedResults.Accepted((string?)null, new PostAccepted(receipt.UserMessageId, receipt.AssistantMessageId, receipt.EventId));
+
+        feeds.Find(id)?.Expect(receipt.EventId + 1);
+        var exchangeStart = receipt.EventId - 1;
+        var after = Math.Max(resumeFrom ?? exchangeStart, exchangeStart);
+        if (after > receipt.LastEventId) return EventStreamResult.Reset(id, receipt.LastEventId);
+        return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId
+            ? EventStreamResult.Empty(id)
+            : EventStreamResult.UntilReplyCompletes(id, after, receipt.AssistantMessageId);
+    }
+
+    private static async Task<Accepted> Cancel(string id, string messageId, HttpContext http, IGrainFactory grains)
+    {
+        await grains.GetGrain<IConversationGrain>(id).CancelAsync(http.User.ToCaller().UserId, messageId);
+        return TypedResults.Accepted((string?)null);
+    }
+
+    private static string? IdempotencyKey(HttpRequest request)
+    {
+        if (!request.Headers.TryGetValue("Idempotency-Key", out var values)) return null;
+        var key = values.ToString();
+        if (key.Length is 0 or > MaxIdempotencyKeyLength)
+            throw new ApiProblem(StatusCodes.Status400BadRequest, "Invalid Idempotency-Key", $"Idempotency-Key must be 1 to {MaxIdempotencyKeyLength} characters.");
+        return key;
+    }
+
+    /// <summary>Only an explicit application/json (and no text/event-stream) gets the 202; anything else gets the stream.</summary>
+    private static bool WantsJson(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        return accept.Any(a => a.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            && !accept.Any(a => a.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase));
+    }
+
+    public sealed record PostAccepted(string UserMessageId, string AssistantMessageId, long EventId);
+}
+
+public sealed class MessageLimits
+{
+    public const string SectionName = "Limits";
+
+    /// <summary>The largest prompt accepted, in UTF-8 bytes.</summary>
+    public int MaxContentBytes { get; set; } = 32 * 1024;
+}

@@ -1,0 +1,69 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ChatGrains.Api.Auth;
+
+/// <summary>Issues guest JWTs, signed with the key the JWT bearer handler validates.</summary>
+public sealed class GuestTokens(IOptions<AuthOptions> options, SigningKey key, TimeProvider clock)
+{
+    private readonly JsonWebTokenHandler _handler = new();
+
+    public string Issue(string userId, string name)
+    {
+        var o = options.Value;
+        var now = clock.GetUtcNow().UtcDateTime;
+        return _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = o.Issuer,
+            Audience = o.Audience,
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = now + o.TokenLifetime,
+            Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, userId), new Claim("name", name)]),
+            SigningCredentials = new SigningCredentials(key.Key, SecurityAlgorithms.HmacSha256),
+        });
+    }
+}
+
+/// <summary>
+/// The symmetric key for guest tokens: from configuration, else generated once and kept in a
+/// file beside the data, so tokens stay valid across restarts.
+/// </summary>
+public sealed class SigningKey
+{
+    public SigningKey(IOptions<AuthOptions> options)
+    {
+        var o = options.Value;
+        var secret = o.SigningKey;
+        if (string.IsNullOrEmpty(secret))
+        {
+            if (File.Exists(o.KeyFile)) secret = File.ReadAllText(o.KeyFile).Trim();
+            else
+            {
+                secret = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.KeyFile))!);
+                File.WriteAllText(o.KeyFile, secret);
+            }
+        }
+        if (secret.Length < 32) throw new InvalidOperationException("Auth:SigningKey must be at least 32 characters.");
+        Key = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)) { KeyId = "chatgrains-guest" };
+    }
+
+    public SymmetricSecurityKey Key { get; }
+}
+
+public static class ClaimsPrincipalExtensions
+{
+    /// <summary>The signed-in user, as the grain knows them.</summary>
+    public static Caller ToCaller(this ClaimsPrincipal user)
+    {
+        var id = user.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? user.FindFirstValue(ClaimTypes.NameIdentifier)
+            ?? throw new ApiProblem(StatusCodes.Status401Unauthorized, "Unauthorized", "The token names no user.");
+        var name = user.FindFirstValue("name") ?? user.FindFirstValue(ClaimTypes.Name) ?? id;
+        return new Caller(id, name);
+    }
+}

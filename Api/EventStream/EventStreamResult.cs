@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using ChatGrains.Api.Feeds;
+using Microsoft.Extensions.Options;
+
+namespace ChatGrains.Api.EventStream;
+
+/// <summary>
+/// A conversation's events written to one connection as <c>text/event-stream</c>: first what
+/// the client missed since its resume point (from the host's feed, or from the grain), then
+/// live events from the feed, each id exactly once and in order. A POST's stream ends after
+/// its reply's <c>message.completed</c>; a watch stream stays open until the client leaves.
+/// </summary>
+public sealed class EventStreamResult : IResult
+{
+    private const int Page = 1000;
+    private readonly string _conversationId;
+    private readonly long? _after;
+    private readonly string? _endAfterMessageId;
+    private readonly long? _resetTo;
+    private long _position;
+
+    private EventStreamResult(string conversationId, long? after, string? endAfterMessageId, long? resetTo)
+    {
+        _conversationId = conversationId;
+        _after = after;
+        _endAfterMessageId = endAfterMessageId;
+        _resetTo = resetTo;
+    }
+
+    /// <summary>Events after <paramref name="after"/> (or live only, when null), until the client leaves.</summary>
+    public static EventStreamResult Watch(string conversationId, long? after) => new(conversationId, after, null, null);
+
+    /// <summary>Events after <paramref name="after"/> until <paramref name="replyId"/> completes.</summary>
+    public static EventStreamResult UntilReplyCompletes(string conversationId, long after, string replyId) => new(conversationId, after, replyId, null);
+
+    /// <summary>A stream that only tells the client to reload its snapshot.</summary>
+    public static EventStreamResult Reset(string conversationId, long lastEventId) => new(conversationId, null, null, lastEventId);
+
+    /// <summary>A stream with nothing left to send: it ends at once.</summary>
+    public static EventStreamResult Empty(string conversationId) => new(conversationId, null, string.Empty, null);
+
+    public async Task ExecuteAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var options = services.GetRequiredService<IOptions<FeedOptions>>().Value;
+        var response = http.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        var body = response.BodyWriter;
+        var cancellation = http.RequestAborted;
+        body.Write(Frame.Retry(options.RetryInterval).Bytes);
+        if (_resetTo is { } last) body.Write(Frame.Reset(last).Bytes);
+        await body.FlushAsync(cancellation);
+        if (_resetTo is not null || _endAfterMessageId == string.Empty) return;
+
+        var hub = services.GetRequiredService<FeedHub>();
+        var heartbeats = services.GetRequiredService<HeartbeatScheduler>();
+        var metrics = services.GetRequiredService<FeedMetrics>();
+        var grain = services.GetRequiredService<IClusterClient>().GetGrain<IConversationGrain>(_conversationId);
+
+        using var lease = await hub.AcquireAsync(_conversationId);
+        var watcher = new Watcher(options.WatcherBuffer, http.Abort);
+        var attachment = lease.Feed.Attach(watcher, _after);
+        metrics.WatcherAttached();
+        heartbeats.Add(watcher);
+        try
+        {
+            _position = attachment.Position;
+            if (attachment.BackfillTo > _position && await ReplayFromGrainAsync(grain, body, attachment.BackfillTo, cancellation))
+                return;
+
+            var frames = watcher.Frames;
+            while (true)
+            {
+                while (frames.TryRead(out var frame))
+                {
+                    if (frame.Id != 0)
+                    {
+                        if (frame.Id <= _position) continue; // already sent by the replay
+                        if (frame.Id > _position + 1 && await ReplayFromGrainAsync(grain, body, frame.Id - 1, cancellation)) return;
+                        if (frame.Id <= _position) continue;
+                        _position = frame.Id;
+                    }
+                    body.Write(frame.Bytes);
+                    if (IsEnd(frame))
+                    {
+                        await body.FlushAsync(cancellation);
+                        return;
+                    }
+                }
+                // Everything queued is written, then flushed once: the cost is per flush, not per event.
+                await body.FlushAsync(cancellation);
+                watcher.MarkWritten();
+                if (!await frames.WaitToReadAsync(cancellation)) break;
+            }
+            if (watcher.Overflowed) metrics.WatcherCutOff();
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The client left.
+        }
+        finally
+        {
+            heartbeats.Remove(watcher);
+            lease.Feed.Detach(watcher);
+            metrics.WatcherDetached();
+        }
+    }
+
+    private bool IsEnd(Frame frame) => _endAfterMessageId is not null && frame.CompletedMessageId == _endAfterMessageId;
+
+    /// <summary>
+    /// Writes the events after the current position up to <paramref name="upTo"/>, read from
+    /// the grain. Returns true when the stream has ended (its reply completed, or it had to be reset).
+    /// </summary>
+    private async Task<bool> ReplayFromGrainAsync(IConversationGrain grain, PipeWriter body, long upTo, CancellationToken cancellation)
+    {
+        while (_position < upTo)
+        {
+            var page = await grain.ReadEventsAsync(_position, Page);
+            if (!page.CanResumeFrom(_position))
+            {
+                body.Write(Frame.Reset(page.LastEventId).Bytes);
+                await body.FlushAsync(cancellation);
+                return true;
+            }
+            if (page.Events.Count == 0) return false;
+            foreach (var e in page.Events)
+            {
+                var frame = Frame.From(e);
+                _position = e.Id;
+                body.Write(frame.Bytes);
+                if (IsEnd(frame))
+                {
+                    await body.FlushAsync(cancellation);
+                    return true;
+                }
+            }
+            await body.FlushAsync(cancellation);
+        }
+        return false;
+    }
+}

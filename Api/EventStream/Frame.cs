@@ -1,0 +1,58 @@
+using System.Net.ServerSentEvents;
+using System.Text;
+using System.Text.Json;
+
+namespace ChatGrains.Api.EventStream;
+
+/// <summary>
+/// One piece of an event stream as it goes on the wire: an event is formatted to SSE bytes
+/// once per host, then the same bytes are written to every watcher. <see cref="Id"/> is 0
+/// for frames that carry no event id (the retry line, heartbeats, reset).
+/// </summary>
+public sealed class Frame
+{
+    private Frame(long id, byte[] bytes, string? completedMessageId = null)
+    {
+        Id = id;
+        Bytes = bytes;
+        CompletedMessageId = completedMessageId;
+    }
+
+    public long Id { get; }
+    public byte[] Bytes { get; }
+
+    /// <summary>For a <c>message.completed</c>, the message it completes (a POST stream ends on its reply's).</summary>
+    public string? CompletedMessageId { get; }
+
+    /// <summary>The first line of every stream: how long a client waits before reconnecting.</summary>
+    public static Frame Retry(TimeSpan interval) => new(0, Encoding.UTF8.GetBytes($"retry: {(long)interval.TotalMilliseconds}\n\n"));
+
+    /// <summary>A comment line: keeps proxies and clients from timing out an idle stream.</summary>
+    public static readonly Frame Heartbeat = new(0, ": keep-alive\n\n"u8.ToArray());
+
+    public static Frame From(ConversationEvent e)
+    {
+        var completed = e.Type == EventTypes.MessageCompleted
+            ? JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCompletedData)?.MessageId
+            : null;
+        return new Frame(e.Id, Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() }), completed);
+    }
+
+    /// <summary>The one event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
+    public static Frame Reset(long lastEventId) =>
+        new(0, Format(new SseItem<string>(JsonSerializer.Serialize(new ResetData(lastEventId), ChatJson.Default.ResetData), EventTypes.Reset)));
+
+    private static byte[] Format(SseItem<string> item)
+    {
+        using var buffer = new MemoryStream(item.Data.Length + 64);
+        // Writing to a MemoryStream completes synchronously.
+        SseFormatter.WriteAsync(One(item), buffer).GetAwaiter().GetResult();
+        return buffer.ToArray();
+    }
+
+    private static async IAsyncEnumerable<SseItem<string>> One(SseItem<string> item)
+    {
+        yield return item;
+        await Task.CompletedTask;
+    }
+}

@@ -1,0 +1,109 @@
+using ChatGrains.Api.Apis;
+using ChatGrains.Api.Auth;
+using ChatGrains.Api.Feeds;
+using ChatGrains.Silo;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace ChatGrains.Api;
+
+public static class ApiHosting
+{
+    /// <summary>
+    /// The API host: by default it co-hosts the silo (one process runs everything); the
+    /// cluster mode, where it is only an Orleans client, comes with the cluster configuration.
+    /// </summary>
+    public static WebApplicationBuilder AddChatGrainsApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var config = builder.Configuration;
+
+        builder.AddConversationSilo();
+
+        services.AddOptions<FeedOptions>().Bind(config.GetSection(FeedOptions.SectionName))
+            .Validate(o => o.WatcherBuffer >= 16 && o.RecentEvents > 0 && o.HeartbeatInterval >= TimeSpan.FromMilliseconds(100),
+                "Feeds: WatcherBuffer >= 16, RecentEvents > 0, HeartbeatInterval >= 100ms.")
+            .ValidateOnStart();
+        services.AddOptions<MessageLimits>().Bind(config.GetSection(MessageLimits.SectionName))
+            .Validate(o => o.MaxContentBytes > 0, "Limits:MaxContentBytes must be positive.").ValidateOnStart();
+        services.AddOptions<AuthOptions>().Bind(config.GetSection(AuthOptions.SectionName));
+        services.AddSingleton<FeedMetrics>();
+        services.AddSingleton<FeedHub>();
+        services.AddSingleton<HeartbeatScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<HeartbeatScheduler>());
+
+        services.AddSingleton<SigningKey>();
+        services.AddSingleton<GuestTokens>();
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<SigningKey, IOptions<AuthOptions>>((jwt, key, auth) =>
+            {
+                jwt.MapInboundClaims = false;
+                // An external issuer can be configured with the standard
+                // Authentication:Schemes:Bearer settings; guest tokens are always accepted.
+                var p = jwt.TokenValidationParameters;
+                p.ValidIssuers = [.. p.ValidIssuers ?? [], auth.Value.Issuer, .. jwt.TokenValidationParameters.ValidIssuer is { } i ? new[] { i } : []];
+                p.ValidAudiences = [.. p.ValidAudiences ?? [], auth.Value.Audience];
+                p.IssuerSigningKeys = [.. p.IssuerSigningKeys ?? [], key.Key];
+                p.NameClaimType = "name";
+                jwt.Events = new JwtBearerEvents
+                {
+                    // A native EventSource cannot set headers: it may pass the token in the query.
+                    OnMessageReceived = c =>
+                    {
+                        if (string.IsNullOrEmpty(c.Token) && c.Request.Query.TryGetValue("access_token", out var token)) c.Token = token;
+                        return Task.CompletedTask;
+                    },
+                    OnChallenge = async c =>
+                    {
+                        c.HandleResponse();
+                        await ProblemMapping.WriteAsync(c.HttpContext, StatusCodes.Status401Unauthorized, "Unauthorized",
+                            "Sign in and send 'Authorization: Bearer <token>'.");
+                    },
+                };
+            });
+        services.AddAuthorization();
+
+        var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
+        services.AddRateLimiter(o => RateLimits.Configure(o, limits));
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemMapping>();
+        services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJson.Default));
+        return builder;
+    }
+
+    public static WebApplication MapChatGrainsApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        app.MapHealthChecks("/health");
+        app.MapAuthApi();
+        app.MapConversationsApi();
+        app.MapMessagesApi();
+        app.MapEventsApi();
+        return app;
+    }
+
+    /// <summary>Healthy once a grain call reaches a silo and the store answers.</summary>
+    private sealed class ClusterHealthCheck(IGrainFactory grains) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                await grains.GetGrain<IConversationDirectoryGrain>(0).ListAsync("");
+                return HealthCheckResult.Healthy();
+            }
+            catch (Exception ex)
+            {
+                return HealthCheckResult.Unhealthy("The cluster or its store is not answering.", ex);
+            }
+        }
+    }
+}

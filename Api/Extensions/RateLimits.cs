@@ -1,0 +1,42 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+
+namespace ChatGrains.Api;
+
+/// <summary>Per-client-address limits on sign-ins and prompts.</summary>
+public sealed class RateLimits
+{
+    public const string SectionName = "RateLimits";
+    public const string SignIn = "sign-in";
+    public const string Prompts = "prompts";
+
+    public int SignInsPerMinute { get; set; } = 60;
+    public int PromptsPerMinute { get; set; } = 120;
+
+    public static void Configure(RateLimiterOptions options, RateLimits limits)
+    {
+        options.AddPolicy(SignIn, http => PerAddress(http, limits.SignInsPerMinute));
+        options.AddPolicy(Prompts, http => PerAddress(http, limits.PromptsPerMinute));
+        options.OnRejected = async (context, cancellation) =>
+        {
+            var http = context.HttpContext;
+            if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+                http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
+            await ProblemMapping.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests", "This client address is over its rate limit; try again later.");
+        };
+    }
+
+    /// <summary>
+    /// A token bucket per address: a full minute's allowance may be spent at once, and it
+    /// refills steadily, so any one-minute window allows at least the configured number.
+    /// </summary>
+    private static RateLimitPartition<string> PerAddress(HttpContext http, int perMinute) =>
+        RateLimitPartition.GetTokenBucketLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = perMinute,
+            TokensPerPeriod = Math.Max(1, perMinute / 60),
+            ReplenishmentPeriod = TimeSpan.FromSeconds(perMinute >= 60 ? 1 : 60.0 / perMinute),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+}

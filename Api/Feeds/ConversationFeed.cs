@@ -1,0 +1,230 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using ChatGrains.Api.EventStream;
+using Orleans.Streams;
+
+namespace ChatGrains.Api.Feeds;
+
+/// <summary>
+/// This host's single view of one conversation. It holds one Orleans stream subscription
+/// however many connections watch, turns each event into SSE bytes once, keeps the latest
+/// frames for quick resumes, and offers every event, in id order with no gap, to every
+/// watcher. The stream is the fast path; the grain is the truth: a jump in ids, or a reply
+/// that goes quiet, makes the feed read what it missed from the grain.
+/// </summary>
+public sealed class ConversationFeed(string conversationId, IClusterClient client, FeedOptions options, FeedMetrics metrics, ILogger logger)
+{
+    private const int Page = 1000;
+    private readonly Lock _gate = new();
+    private readonly Queue<Frame> _recent = new();
+    private readonly HashSet<string> _openReplies = [];
+    private readonly Channel<ConversationEvent> _inbound = Channel.CreateUnbounded<ConversationEvent>(new() { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private Watcher[] _watchers = [];
+    private long _lastId;
+    private long _expectedId;
+    private bool _replyInProgress;
+    private StreamSubscriptionHandle<ConversationEvent>? _subscription;
+    private Task _loop = Task.CompletedTask;
+
+    private IConversationGrain Grain => client.GetGrain<IConversationGrain>(conversationId);
+
+    public string ConversationId => conversationId;
+
+    public int WatcherCount => Volatile.Read(ref _watchers).Length;
+
+    public async Task StartAsync()
+    {
+        var stream = client.GetStreamProvider(ConversationStreams.Provider).GetStream<ConversationEvent>(ConversationStreams.For(conversationId));
+        // Stream callbacks run one at a time for the whole client: hand the event over and return.
+        _subscription = await stream.SubscribeAsync((e, _) =>
+        {
+            _inbound.Writer.TryWrite(e);
+            return Task.CompletedTask;
+        });
+        metrics.Subscribed();
+        // Subscribed first, then read the head: anything newer arrives on the stream or is backfilled.
+        var head = await Grain.ReadEventsAsync(long.MaxValue, 0);
+        _lastId = head.LastEventId;
+        _replyInProgress = head.ReplyInProgress;
+        _loop = Task.Run(() => RunAsync(_stop.Token));
+    }
+
+    public async Task StopAsync()
+    {
+        _stop.Cancel();
+        await _loop;
+        foreach (var w in Interlocked.Exchange(ref _watchers, [])) w.Close();
+        if (_subscription is not null)
+        {
+            try { await _subscription.UnsubscribeAsync(); }
+            catch (Exception ex) { logger.LogWarning(ex, "Unsubscribing from conversation {ConversationId} failed", conversationId); }
+            metrics.Unsubscribed();
+        }
+    }
+
+    /// <summary>
+    /// Adds a watcher. With no resume point it gets live events from here on; otherwise the
+    /// events after <paramref name="afterId"/> are queued first if this feed still holds them.
+    /// Returns the id the watcher is at, or null when the watcher must first read events
+    /// from the grain (everything up to this feed's latest id at the time of attaching).
+    /// </summary>
+    public Attachment Attach(Watcher watcher, long? afterId)
+    {
+        lock (_gate)
+        {
+            _watchers = [.. _watchers, watcher];
+            if (afterId is null || afterId == _lastId) return new Attachment(_lastId, 0);
+            if (afterId < _lastId && _recent.Count > 0 && _recent.Peek().Id <= afterId + 1)
+            {
+                foreach (var frame in _recent)
+                {
+                    if (frame.Id > afterId) watcher.Offer(frame);
+                }
+                return new Attachment(_lastId, 0);
+            }
+            return new Attachment(afterId.Value, _lastId);
+        }
+    }
+
+    public void Detach(Watcher watcher)
+    {
+        lock (_gate) _watchers = _watchers.Where(w => w != watcher).ToArray();
+    }
+
+    /// <summary>A POST just created this event: if it does not arrive soon, ask the grain.</summary>
+    public void Expect(long eventId)
+    {
+        long seen;
+        while ((seen = Interlocked.Read(ref _expectedId)) < eventId && Interlocked.CompareExchange(ref _expectedId, eventId, seen) != seen) { }
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var reader = _inbound.Reader;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (!await WaitForEventAsync(reader, cancellationToken))
+                {
+                    // Quiet while something was expected: the producer may have died, or the
+                    // stream lost our subscription. The grain knows (reading it also reactivates it).
+                    await BackfillAsync();
+                    continue;
+                }
+                while (reader.TryRead(out var e))
+                {
+                    if (e.Id <= _lastId) continue;
+                    if (e.Id > _lastId + 1)
+                    {
+                        metrics.Backfilled();
+                        await BackfillAsync();
+                    }
+                    if (e.Id == _lastId + 1) Deliver(e);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The grain may be unreachable for a moment (a silo is failing over); try again.
+                logger.LogWarning(ex, "Feed for conversation {ConversationId} could not backfill; retrying", conversationId);
+                await Task.Delay(options.StallTimeout / 3, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>True when an event is ready; false when a reply is expected and nothing came within the stall timeout.</summary>
+    private async Task<bool> WaitForEventAsync(ChannelReader<ConversationEvent> reader, CancellationToken cancellationToken)
+    {
+        var expecting = _replyInProgress || Interlocked.Read(ref _expectedId) > _lastId;
+        if (!expecting) return await reader.WaitToReadAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.StallTimeout);
+        try
+        {
+            return await reader.WaitToReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private async Task BackfillAsync()
+    {
+        while (true)
+        {
+            var page = await Grain.ReadEventsAsync(_lastId, Page);
+            if (!page.CanResumeFrom(_lastId) && page.LastEventId > _lastId)
+            {
+                // Fell behind further than the log keeps: every watcher must reload.
+                ResetAll(page.LastEventId);
+                return;
+            }
+            foreach (var e in page.Events)
+            {
+                if (e.Id == _lastId + 1) Deliver(e);
+            }
+            _replyInProgress = page.ReplyInProgress;
+            if (page.Events.Count == 0 || _lastId >= page.LastEventId) return;
+        }
+    }
+
+    private void Deliver(ConversationEvent e)
+    {
+        TrackReplies(e);
+        var frame = Frame.From(e);
+        Watcher[] watchers;
+        lock (_gate)
+        {
+            _recent.Enqueue(frame);
+            if (_recent.Count > options.RecentEvents) _recent.Dequeue();
+            _lastId = e.Id;
+            watchers = _watchers;
+        }
+        foreach (var w in watchers) w.Offer(frame);
+    }
+
+    private void TrackReplies(ConversationEvent e)
+    {
+        switch (e.Type)
+        {
+            case EventTypes.MessageCreated:
+                var created = JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCreatedData)!.Message;
+                if (created.Role == Roles.Assistant && !MessageStatus.IsFinal(created.Status)) _openReplies.Add(created.Id);
+                break;
+            case EventTypes.MessageCompleted:
+                _openReplies.Remove(JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCompletedData)!.MessageId);
+                break;
+            default:
+                return;
+        }
+        _replyInProgress = _openReplies.Count > 0;
+    }
+
+    private void ResetAll(long lastEventId)
+    {
+        var reset = Frame.Reset(lastEventId);
+        lock (_gate)
+        {
+            _recent.Clear();
+            _lastId = lastEventId;
+            foreach (var w in _watchers)
+            {
+                w.Offer(reset);
+                w.Close();
+            }
+            _watchers = [];
+        }
+    }
+}
+
+/// <summary>
+/// Where a new watcher stands: it has every event up to <see cref="Position"/> (queued or
+/// replayed), and must read from the grain up to <see cref="BackfillTo"/> when that is greater.
+/// </summary>
+public readonly record struct Attachment(long Position, long BackfillTo);

@@ -1,0 +1,130 @@
+using Microsoft.Extensions.Options;
+
+namespace ChatGrains.Api.Feeds;
+
+/// <summary>
+/// The feeds of this host: at most one per conversation, created when its first watcher
+/// arrives and unsubscribed a grace period after its last one leaves.
+/// </summary>
+public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options, FeedMetrics metrics, ILoggerFactory loggers) : IAsyncDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Entry> _feeds = [];
+    private readonly ILogger _logger = loggers.CreateLogger<ConversationFeed>();
+
+    /// <summary>The conversation's feed, started; dispose the lease when done with it.</summary>
+    public async Task<FeedLease> AcquireAsync(string conversationId)
+    {
+        Entry entry;
+        lock (_gate)
+        {
+            if (!_feeds.TryGetValue(conversationId, out entry!))
+            {
+                var feed = new ConversationFeed(conversationId, client, options.Value, metrics, _logger);
+                entry = new Entry(feed, StartAsync(feed));
+                _feeds[conversationId] = entry;
+            }
+            entry.Leases++;
+        }
+        try
+        {
+            await entry.Started;
+        }
+        catch
+        {
+            Release(entry);
+            throw;
+        }
+        return new FeedLease(this, entry);
+    }
+
+    /// <summary>The feed for a conversation if this host has one (for tests and diagnostics).</summary>
+    public ConversationFeed? Find(string conversationId)
+    {
+        lock (_gate) return _feeds.GetValueOrDefault(conversationId)?.Feed;
+    }
+
+    private async Task StartAsync(ConversationFeed feed)
+    {
+        try
+        {
+            await feed.StartAsync();
+            metrics.FeedOpened();
+        }
+        catch
+        {
+            lock (_gate)
+            {
+                if (_feeds.TryGetValue(feed.ConversationId, out var e) && e.Feed == feed) _feeds.Remove(feed.ConversationId);
+            }
+            await feed.StopAsync();
+            throw;
+        }
+    }
+
+    private void Release(Entry entry)
+    {
+        lock (_gate)
+        {
+            if (--entry.Leases > 0) return;
+        }
+        _ = CloseWhenUnusedAsync(entry);
+    }
+
+    private async Task CloseWhenUnusedAsync(Entry entry)
+    {
+        await Task.Delay(options.Value.UnsubscribeGrace);
+        lock (_gate)
+        {
+            if (entry.Leases > 0 || !_feeds.TryGetValue(entry.Feed.ConversationId, out var current) || current != entry) return;
+            _feeds.Remove(entry.Feed.ConversationId);
+        }
+        if (entry.Started.IsCompletedSuccessfully)
+        {
+            await entry.Feed.StopAsync();
+            metrics.FeedClosed();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Entry[] entries;
+        lock (_gate)
+        {
+            entries = [.. _feeds.Values];
+            _feeds.Clear();
+        }
+        foreach (var e in entries.Where(e => e.Started.IsCompletedSuccessfully))
+        {
+            await e.Feed.StopAsync();
+            metrics.FeedClosed();
+        }
+    }
+
+    internal sealed class Entry(ConversationFeed feed, Task started)
+    {
+        public ConversationFeed Feed { get; } = feed;
+        public Task Started { get; } = started;
+        public int Leases;
+    }
+
+    public sealed class FeedLease : IDisposable
+    {
+        private readonly FeedHub _hub;
+        private readonly Entry _entry;
+        private int _disposed;
+
+        internal FeedLease(FeedHub hub, Entry entry)
+        {
+            _hub = hub;
+            _entry = entry;
+        }
+
+        public ConversationFeed Feed => _entry.Feed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) _hub.Release(_entry);
+        }
+    }
+}

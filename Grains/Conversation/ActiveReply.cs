@@ -1,0 +1,39 @@
+using ChatGrains.Generation;
+
+namespace ChatGrains.Conversation;
+
+/// <summary>The reply being generated: its buffer, and the means to stop its generator.</summary>
+public sealed class ActiveReply
+{
+    private readonly CancellationTokenSource _stop = new();
+    private Task _generation = Task.CompletedTask;
+
+    private ActiveReply(string messageId) => MessageId = messageId;
+
+    public string MessageId { get; }
+    public ReplyBuffer Buffer { get; } = new();
+
+    /// <summary>
+    /// Starts generation on the thread pool, not on the grain's scheduler: tokens land in
+    /// the buffer while the grain keeps answering calls.
+    /// </summary>
+    public static ActiveReply Start(string messageId, IReadOnlyList<Message> history, ReplyGenerator generator)
+    {
+        var reply = new ActiveReply(messageId);
+        reply._generation = Task.Run(() => generator.RunAsync(history, reply.Buffer, reply._stop.Token));
+        return reply;
+    }
+
+    /// <summary>Stops the reply for everyone: it ends cancelled even if its last token races the stop.</summary>
+    public void Cancel()
+    {
+        Buffer.Complete(ReplyOutcome.Cancelled);
+        _stop.Cancel();
+    }
+
+    public async Task StopAsync()
+    {
+        _stop.Cancel();
+        await _generation;
+    }
+}

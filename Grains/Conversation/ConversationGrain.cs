@@ -1,0 +1,260 @@
+using ChatGrains.Generation;
+using ChatGrains.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Streams;
+
+namespace ChatGrains.Conversation;
+
+/// <summary>
+/// A conversation. Changes are made in turns: build events against <see cref="ConversationState"/>,
+/// commit them to the store, then publish them on the conversation's stream — so an id that
+/// any client has seen is durable, and after a crash the log continues at the next id with no
+/// gap and no reuse. Replies are generated one at a time off the grain's scheduler; a grain
+/// timer collects their tokens every <see cref="ConversationOptions.DeltaInterval"/> and
+/// publishes them as one delta, so a streaming reply never blocks the grain.
+/// </summary>
+public sealed partial class ConversationGrain(
+    IConversationStore store,
+    ReplyGenerator generator,
+    IOptions<ConversationOptions> options,
+    TimeProvider clock,
+    ILogger<ConversationGrain> logger) : Grain, IConversationGrain
+{
+    private const int MaxPage = 1000;
+    private readonly ConversationOptions _options = options.Value;
+    private RecentEvents _recent = null!;
+    private ConversationState? _state;
+    private IAsyncStream<ConversationEvent> _stream = null!;
+    private ActiveReply? _active;
+    private IGrainTimer? _flushTimer;
+
+    private string Id => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _recent = new RecentEvents(_options.RecentEvents);
+        _stream = this.GetStreamProvider(ConversationStreams.Provider).GetStream<ConversationEvent>(ConversationStreams.For(Id));
+        var stored = await store.LoadAsync(Id, cancellationToken);
+        if (stored is null) return;
+        _state = ConversationState.Load(stored);
+
+        // A reply that was streaming when its previous activation died cannot be resumed:
+        // end it failed with the text its deltas carried, then let the queue go on.
+        if (_state.OpenReplies.FirstOrDefault() is { } interrupted)
+        {
+            var content = await ReadStoredContentAsync(interrupted, cancellationToken);
+            _state.RestoreContent(interrupted.Message.Id, content);
+            _state.CompleteMessage(interrupted.Message.Id, ReplyOutcome.Interrupted);
+            await CommitAndPublishAsync();
+            LogInterrupted(interrupted.Message.Id);
+        }
+        StartNextReply();
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_active is { } active && _state is not null)
+        {
+            // Leaving with a reply in progress (shutdown, or the activation was discarded):
+            // end it now rather than leave its watchers waiting.
+            await active.StopAsync();
+            var (text, _) = active.Buffer.Take();
+            if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
+            _state.CompleteMessage(active.MessageId, ReplyOutcome.Interrupted);
+            _active = null;
+            try { await CommitAndPublishAsync(); }
+            catch (Exception ex) { logger.LogWarning(ex, "Could not end reply {MessageId} on deactivation", active.MessageId); }
+        }
+        _flushTimer?.Dispose();
+    }
+
+    public async Task<ConversationSnapshot> CreateAsync(Caller owner, string? title)
+    {
+        if (_state is not null) throw new ConversationException(ConversationErrorKind.Conflict, "The conversation already exists.");
+        var info = new ConversationInfo(Id, string.IsNullOrWhiteSpace(title) ? "New conversation" : title.Trim(), owner.UserId, clock.GetUtcNow());
+        _state = ConversationState.New(info, new Member(owner.UserId, owner.Name));
+        await CommitAndPublishAsync();
+        return _state.ToSnapshot();
+    }
+
+    public Task<ConversationSnapshot> GetSnapshotAsync(string userId) => Task.FromResult(MemberState(userId).ToSnapshot());
+
+    public Task<LogHead> GetHeadAsync(string userId)
+    {
+        var state = MemberState(userId);
+        return Task.FromResult(new LogHead(state.LastEventId, _active is not null));
+    }
+
+    public async Task<string> CreateInviteAsync(string userId)
+    {
+        var invite = MemberState(userId).AddInvite(userId, clock.GetUtcNow());
+        await CommitAndPublishAsync();
+        return invite.Token;
+    }
+
+    public async Task JoinAsync(Caller caller, string inviteToken)
+    {
+        if (_state is null || !_state.HasInvite(inviteToken)) throw ConversationException.NotFound("The invite");
+        if (_state.IsMember(caller.UserId)) return;
+        _state.AddMember(new Member(caller.UserId, caller.Name));
+        await CommitAndPublishAsync();
+    }
+
+    public async Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey)
+    {
+        var state = MemberState(caller.UserId);
+        var hash = ConversationState.HashContent(content);
+        if (idempotencyKey is not null && state.FindKey(caller.UserId, idempotencyKey) is { } known)
+        {
+            if (known.ContentHash != hash)
+                throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used with different content.");
+            return Receipt(known.Exchange);
+        }
+
+        var now = clock.GetUtcNow();
+        var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now));
+        var replyStatus = state.OpenReplies.Any() ? MessageStatus.Queued : MessageStatus.Streaming;
+        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", replyStatus, prompt.Message.Id, now));
+        var exchange = new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId);
+        if (idempotencyKey is not null) state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange));
+        await CommitAndPublishAsync();
+        StartNextReply();
+        return Receipt(exchange);
+    }
+
+    public async Task CancelAsync(string userId, string messageId)
+    {
+        var state = MemberState(userId);
+        var message = state.FindMessage(messageId) ?? throw ConversationException.NotFound("The message");
+        if (message.Message.Role != Roles.Assistant || MessageStatus.IsFinal(message.Message.Status))
+            throw new ConversationException(ConversationErrorKind.Conflict, "Only a queued or streaming reply can be cancelled.");
+
+        if (_active?.MessageId == messageId)
+        {
+            // The generator stops at once; the next flush publishes what it had and the
+            // cancelled completion, in that order.
+            _active.Cancel();
+            return;
+        }
+        state.CompleteMessage(messageId, ReplyOutcome.Cancelled);
+        await CommitAndPublishAsync();
+    }
+
+    public async Task<EventPage> ReadEventsAsync(long afterId, int max)
+    {
+        if (_state is null) return new EventPage([], 0, 1, false);
+        max = Math.Clamp(max, 0, MaxPage);
+        IReadOnlyList<ConversationEvent> events = [];
+        if (max > 0 && afterId < _state.LastEventId && afterId + 1 >= _state.FirstStoredEventId)
+        {
+            events = _recent.Covers(afterId)
+                ? _recent.After(afterId, max)
+                : await store.ReadEventsAsync(Id, afterId, max);
+        }
+        return new EventPage(events, _state.LastEventId, _state.FirstStoredEventId, _active is not null);
+    }
+
+    private ConversationState MemberState(string userId) =>
+        _state is { } s && s.IsMember(userId) ? s : throw ConversationException.NotFound("The conversation");
+
+    private PostReceipt Receipt(PostReceiptIds exchange) =>
+        new(exchange.UserMessageId, exchange.AssistantMessageId, exchange.EventId,
+            _state!.FindMessage(exchange.AssistantMessageId)?.CompletedEventId ?? 0, _state.LastEventId);
+
+    /// <summary>Starts generating the oldest queued reply, if none is running.</summary>
+    private void StartNextReply()
+    {
+        if (_active is not null || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
+        var history = _state.Messages
+            .TakeWhile(m => m.Message.Id != next.Message.Id)
+            .Select(m => m.Message)
+            .ToList();
+        _active = ActiveReply.Start(next.Message.Id, history, generator);
+        _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
+        {
+            KeepAlive = true, // a conversation with a reply in progress stays active
+        });
+    }
+
+    /// <summary>Publishes the active reply's new text as one delta, and its end when it has ended.</summary>
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_active is not { } active || _state is null)
+        {
+            _flushTimer?.Dispose();
+            _flushTimer = null;
+            return;
+        }
+        var (text, outcome) = active.Buffer.Take();
+        if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
+        if (outcome is not null)
+        {
+            _state.CompleteMessage(active.MessageId, outcome);
+            _active = null;
+        }
+        await CommitAndPublishAsync();
+        if (outcome is not null) StartNextReply();
+    }
+
+    private async Task CommitAndPublishAsync()
+    {
+        var commit = _state!.TakeCommit(clock.GetUtcNow(), _options.RetainedEvents);
+        if (commit is null) return;
+        try
+        {
+            await store.CommitAsync(commit);
+        }
+        catch
+        {
+            // The memory state is now ahead of the store; drop this activation so the next
+            // call reloads the truth.
+            _active?.Cancel();
+            DeactivateOnIdle();
+            throw;
+        }
+        foreach (var e in commit.Events)
+        {
+            _recent.Add(e);
+        }
+        try
+        {
+            // The stream is the fast path only: a host that misses an event notices the gap
+            // (or the silence) and reads it from this grain.
+            foreach (var e in commit.Events) await _stream.OnNextAsync(e);
+        }
+        catch (Exception ex)
+        {
+            LogPublishFailed(ex, commit.Events[0].Id);
+        }
+    }
+
+    private async Task<string> ReadStoredContentAsync(StoredMessage message, CancellationToken cancellationToken)
+    {
+        var text = new System.Text.StringBuilder();
+        var after = message.CreatedEventId;
+        while (true)
+        {
+            var page = await store.ReadEventsAsync(Id, after, MaxPage, cancellationToken);
+            if (page.Count == 0) return text.ToString();
+            foreach (var e in page)
+            {
+                if (e.Type == EventTypes.MessageDelta
+                    && System.Text.Json.JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageDeltaData) is { } d
+                    && d.MessageId == message.Message.Id)
+                {
+                    text.Append(d.Delta);
+                }
+            }
+            after = page[^1].Id;
+        }
+    }
+
+    private static string NewId() => Guid.NewGuid().ToString("N");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reply {MessageId} was interrupted by a restart and ended failed")]
+    private partial void LogInterrupted(string messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing events from {FirstId} failed; hosts will backfill from the grain")]
+    private partial void LogPublishFailed(Exception ex, long firstId);
+}

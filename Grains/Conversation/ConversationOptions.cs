@@ -1,0 +1,18 @@
+namespace ChatGrains.Conversation;
+
+public sealed class ConversationOptions
+{
+    public const string SectionName = "Conversation";
+
+    /// <summary>How often a streaming reply's new tokens are published as one delta.</summary>
+    public TimeSpan DeltaInterval { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Events each active conversation keeps in memory for fast replay.</summary>
+    public int RecentEvents { get; set; } = 512;
+
+    /// <summary>
+    /// Events kept in the store for replay. Events of replies still in progress are kept
+    /// regardless, so any resume point since the oldest open exchange can be served.
+    /// </summary>
+    public int RetainedEvents { get; set; } = 10_000;
+}

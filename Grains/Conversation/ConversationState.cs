@@ -1,0 +1,193 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using ChatGrains.Storage;
+
+namespace ChatGrains.Conversation;
+
+/// <summary>
+/// A conversation's state in memory, and the change being built against it. Every mutation
+/// goes through here: it assigns the next event id, serializes the event once, and records
+/// the rows that the next commit must store. The grain commits <see cref="TakeCommit"/>
+/// before publishing; if that commit fails the activation is discarded, so state that was
+/// never stored is never seen.
+/// </summary>
+public sealed class ConversationState
+{
+    private readonly Dictionary<string, Member> _members = [];
+    private readonly List<StoredMessage> _messages = [];
+    private readonly Dictionary<string, int> _messageIndex = [];
+    private readonly Dictionary<string, Invite> _invites = [];
+    private readonly Dictionary<(string UserId, string Key), IdempotencyRecord> _keys = [];
+    private Pending _pending = new();
+
+    private ConversationState(ConversationInfo info) => Info = info;
+
+    public ConversationInfo Info { get; }
+    public long LastEventId { get; private set; }
+    public DateTimeOffset LastActivityAt { get; private set; }
+    public long FirstStoredEventId { get; private set; } = 1;
+    public IReadOnlyList<StoredMessage> Messages => _messages;
+    public IEnumerable<Member> Members => _members.Values;
+
+    public static ConversationState New(ConversationInfo info, Member owner)
+    {
+        var state = new ConversationState(info) { LastActivityAt = info.CreatedAt };
+        state._pending.Created = info;
+        state._members[owner.UserId] = owner;
+        state._pending.Members.Add(owner);
+        return state;
+    }
+
+    public static ConversationState Load(StoredConversation stored)
+    {
+        var state = new ConversationState(stored.Info)
+        {
+            LastEventId = stored.LastEventId,
+            LastActivityAt = stored.LastActivityAt,
+            FirstStoredEventId = stored.FirstStoredEventId,
+        };
+        foreach (var m in stored.Members) state._members[m.UserId] = m;
+        foreach (var m in stored.Messages) state.Put(m, record: false);
+        foreach (var i in stored.Invites) state._invites[i.Token] = i;
+        foreach (var k in stored.IdempotencyKeys) state._keys[(k.UserId, k.Key)] = k;
+        return state;
+    }
+
+    public bool IsMember(string userId) => _members.ContainsKey(userId);
+
+    public StoredMessage? FindMessage(string id) => _messageIndex.TryGetValue(id, out var i) ? _messages[i] : null;
+
+    public IdempotencyRecord? FindKey(string userId, string key) => _keys.GetValueOrDefault((userId, key));
+
+    public bool HasInvite(string token) => _invites.ContainsKey(token);
+
+    /// <summary>Assistant messages not yet final, oldest first: the reply queue.</summary>
+    public IEnumerable<StoredMessage> OpenReplies =>
+        _messages.Where(m => m.Message.Role == Roles.Assistant && !MessageStatus.IsFinal(m.Message.Status));
+
+    public ConversationEvent Emit<T>(string type, T data, JsonTypeInfo<T> json)
+    {
+        var e = new ConversationEvent(++LastEventId, type, JsonSerializer.Serialize(data, json));
+        _pending.Events.Add(e);
+        return e;
+    }
+
+    public void AddMember(Member member)
+    {
+        _members[member.UserId] = member;
+        _pending.Members.Add(member);
+        Emit(EventTypes.MemberJoined, new MemberJoinedData(member.UserId, member.Name), ChatJson.Default.MemberJoinedData);
+    }
+
+    /// <summary>Adds a message and publishes its <c>message.created</c>.</summary>
+    public StoredMessage AddMessage(Message message)
+    {
+        var created = Emit(EventTypes.MessageCreated, new MessageCreatedData(message), ChatJson.Default.MessageCreatedData);
+        var stored = new StoredMessage(message, created.Id, 0);
+        Put(stored, record: true);
+        return stored;
+    }
+
+    public void AppendDelta(string messageId, string delta)
+    {
+        var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
+        Emit(EventTypes.MessageDelta, new MessageDeltaData(messageId, delta), ChatJson.Default.MessageDeltaData);
+        // The first delta makes a queued reply streaming. The row is rewritten only when the
+        // reply completes, so a batch of tokens stores just its event.
+        Put(current with
+        {
+            Message = current.Message with { Content = current.Message.Content + delta, Status = MessageStatus.Streaming },
+        }, record: false);
+    }
+
+    /// <summary>Restores a reply's text from its stored deltas after a restart (no event: they were published).</summary>
+    public void RestoreContent(string messageId, string content)
+    {
+        var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
+        Put(current with { Message = current.Message with { Content = content } }, record: false);
+    }
+
+    public void CompleteMessage(string messageId, ReplyOutcome outcome)
+    {
+        var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
+        var message = current.Message with { Status = outcome.Status, Error = outcome.Error };
+        var completed = Emit(EventTypes.MessageCompleted,
+            new MessageCompletedData(messageId, outcome.Status, message.Content, outcome.Error),
+            ChatJson.Default.MessageCompletedData);
+        Put(new StoredMessage(message, current.CreatedEventId, completed.Id), record: true);
+    }
+
+    public Invite AddInvite(string createdBy, DateTimeOffset now)
+    {
+        var invite = new Invite(Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)).Replace('+', '-').Replace('/', '_'), createdBy, now);
+        _invites[invite.Token] = invite;
+        _pending.Invites.Add(invite);
+        return invite;
+    }
+
+    public void AddKey(IdempotencyRecord record)
+    {
+        _keys[(record.UserId, record.Key)] = record;
+        _pending.Keys.Add(record);
+    }
+
+    public static string HashContent(string content) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
+
+    /// <summary>
+    /// The change built since the last call, as one atomic commit; null if nothing changed.
+    /// Also decides retention: events older than both the retained window and the oldest
+    /// open exchange may go.
+    /// </summary>
+    public ConversationCommit? TakeCommit(DateTimeOffset now, int retainedEvents)
+    {
+        var p = _pending;
+        _pending = new Pending();
+        if (p.Created is null && p.Events.Count == 0 && p.Members.Count == 0 && p.Messages.Count == 0 && p.Invites.Count == 0 && p.Keys.Count == 0)
+            return null;
+        if (p.Events.Count > 0) LastActivityAt = now;
+
+        long prune = 0;
+        var keepFrom = LastEventId - retainedEvents + 1;
+        // Pruning is done in steps of a tenth of the window, not on every commit.
+        if (keepFrom - FirstStoredEventId > retainedEvents / 10)
+        {
+            var oldestOpen = OpenReplies.Select(r => ExchangeStart(r)).DefaultIfEmpty(long.MaxValue).Min();
+            prune = Math.Min(keepFrom, oldestOpen);
+            if (prune > FirstStoredEventId) FirstStoredEventId = prune; else prune = 0;
+        }
+
+        return new ConversationCommit(Info.Id, p.Created, p.Events, p.Members, p.Messages.Values.ToList(),
+            p.Invites, p.Keys, LastEventId, LastActivityAt, prune);
+    }
+
+    /// <summary>The first event of the exchange a reply belongs to: its prompt's creation.</summary>
+    public long ExchangeStart(StoredMessage reply) =>
+        reply.Message.ReplyTo is { } prompt && FindMessage(prompt) is { } p ? p.CreatedEventId : reply.CreatedEventId;
+
+    public ConversationSnapshot ToSnapshot() => new(
+        Info.Id, Info.Title, Info.OwnerId, Info.CreatedAt,
+        _members.Values.ToList(), _messages.Select(m => m.Message).ToList(), LastEventId);
+
+    private void Put(StoredMessage message, bool record)
+    {
+        if (_messageIndex.TryGetValue(message.Message.Id, out var i)) _messages[i] = message;
+        else
+        {
+            _messageIndex[message.Message.Id] = _messages.Count;
+            _messages.Add(message);
+        }
+        if (record || _pending.Messages.ContainsKey(message.Message.Id)) _pending.Messages[message.Message.Id] = message;
+    }
+
+    private sealed class Pending
+    {
+        public ConversationInfo? Created;
+        public readonly List<ConversationEvent> Events = [];
+        public readonly List<Member> Members = [];
+        public readonly Dictionary<string, StoredMessage> Messages = [];
+        public readonly List<Invite> Invites = [];
+        public readonly List<IdempotencyRecord> Keys = [];
+    }
+}
