@@ -1,0 +1,342 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace ChatGrains.Storage;
+
+/// <summary>
+/// The embedded conversation store. All writes go through one connection and one background
+/// loop that group-commits: whatever commits are queued when it wakes share one transaction
+/// (one fsync), so thousands of small commits a second cost a few transactions. Reads open
+/// their own pooled connections and, thanks to WAL, never wait for the writer.
+/// </summary>
+public sealed partial class SqliteConversationStore(SqliteStoreOptions options) : IConversationStore, IAsyncDisposable
+{
+    // Bounds how long the first caller of a batch waits behind the others.
+    private const int MaxBatch = 1000;
+
+    private readonly Channel<PendingCommit> _queue =
+        Channel.CreateUnbounded<PendingCommit>(new UnboundedChannelOptions { SingleReader = true });
+    private SqliteConnection? _writer;
+    private WriteStatements? _statements;
+    private Task? _writeLoop;
+
+    public Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        if (_writeLoop is not null) return Task.CompletedTask;
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(options.DataSource));
+        if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
+
+        // The writer is never pooled: it lives as long as the store.
+        _writer = new SqliteConnection(new SqliteConnectionStringBuilder(options.ConnectionString) { Pooling = false }.ToString());
+        _writer.Open();
+        SqliteSchema.Apply(_writer);
+        _statements = new WriteStatements(_writer);
+        _writeLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Queues the commit for the writer and completes when it is durable (or failed). The token
+    /// is honoured only before queueing: a queued commit is always written and its outcome reported.
+    /// </summary>
+    public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_writeLoop is null) throw new InvalidOperationException("InitializeAsync must be called before CommitAsync.");
+
+        // RunContinuationsAsynchronously: callers' continuations must not run on the writer loop.
+        var pending = new PendingCommit(commit, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(SqliteConversationStore));
+        return pending.Done.Task;
+    }
+
+    public async Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        // One deferred (read) transaction, so every result set comes from the same snapshot
+        // and the rows agree with LastEventId.
+        using var transaction = connection.BeginTransaction(deferred: true);
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT title, owner_id, created_at, last_event_id, last_activity_at,
+                   (SELECT min(id) FROM events WHERE conversation_id = $c)
+              FROM conversations WHERE id = $c;
+            SELECT user_id, name FROM members WHERE conversation_id = $c ORDER BY rowid;
+            SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
+                   created_event_id, completed_event_id
+              FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
+            SELECT token, created_by, created_at FROM invites WHERE conversation_id = $c ORDER BY rowid;
+            SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
+              FROM idempotency_keys WHERE conversation_id = $c ORDER BY rowid;
+            """;
+        command.Parameters.AddWithValue("$c", conversationId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        var info = new ConversationInfo(conversationId, reader.GetString(0), reader.GetString(1), FromText(reader.GetString(2)));
+        var lastEventId = reader.GetInt64(3);
+        var lastActivityAt = FromText(reader.GetString(4));
+        var firstStoredEventId = reader.IsDBNull(5) ? lastEventId + 1 : reader.GetInt64(5);
+
+        await reader.NextResultAsync(cancellationToken);
+        var members = new List<Member>();
+        while (await reader.ReadAsync(cancellationToken)) members.Add(new Member(reader.GetString(0), reader.GetString(1)));
+
+        await reader.NextResultAsync(cancellationToken);
+        var messages = new List<StoredMessage>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var message = new Message(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetString(5), NullableString(reader, 6), FromText(reader.GetString(7)), NullableString(reader, 8));
+            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        var invites = new List<Invite>();
+        while (await reader.ReadAsync(cancellationToken))
+            invites.Add(new Invite(reader.GetString(0), reader.GetString(1), FromText(reader.GetString(2))));
+
+        await reader.NextResultAsync(cancellationToken);
+        var keys = new List<IdempotencyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var exchange = new PostReceiptIds(reader.GetString(3), reader.GetString(4), reader.GetInt64(5));
+            keys.Add(new IdempotencyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), exchange));
+        }
+
+        return new StoredConversation(info, members, messages, invites, keys, lastEventId, lastActivityAt, firstStoredEventId);
+    }
+
+    public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default)
+    {
+        if (max <= 0) return [];
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, type, data FROM events WHERE conversation_id = $c AND id > $after ORDER BY id LIMIT $max";
+        command.Parameters.AddWithValue("$c", conversationId);
+        command.Parameters.AddWithValue("$after", afterId);
+        command.Parameters.AddWithValue("$max", max);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var events = new List<ConversationEvent>();
+        while (await reader.ReadAsync(cancellationToken))
+            events.Add(new ConversationEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+        return events;
+    }
+
+    public async Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT c.id, c.title, c.owner_id, c.created_at, c.last_activity_at
+              FROM members m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.user_id = $u
+             ORDER BY c.last_activity_at DESC, c.id
+            """;
+        command.Parameters.AddWithValue("$u", userId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var summaries = new List<ConversationSummary>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            summaries.Add(new ConversationSummary(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), FromText(reader.GetString(3)), FromText(reader.GetString(4))));
+        }
+        return summaries;
+    }
+
+    /// <summary>Stops taking commits, writes everything already queued, then closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writeLoop is not null) await _writeLoop;
+        _statements?.Dispose();
+        if (_writer is not null) await _writer.DisposeAsync();
+        // Release the pooled read connections too, so the file is closed once the store is.
+        using var pooled = new SqliteConnection(options.ConnectionString);
+        SqliteConnection.ClearPool(pooled);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingCommit>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending)) batch.Add(pending);
+            WriteBatch(batch);
+            batch.Clear();
+        }
+    }
+
+    private void WriteBatch(List<PendingCommit> batch)
+    {
+        if (TryWrite(batch, out var error))
+        {
+            foreach (var pending in batch) pending.Done.TrySetResult();
+            return;
+        }
+
+        if (batch.Count == 1)
+        {
+            batch[0].Done.TrySetException(error);
+            return;
+        }
+
+        // The batch was rolled back whole. Replay each commit alone, in queue order, so only
+        // the faulty commit's caller sees the error and its neighbours still land.
+        foreach (var pending in batch)
+        {
+            if (TryWrite([pending], out error)) pending.Done.TrySetResult();
+            else pending.Done.TrySetException(error);
+        }
+    }
+
+    private bool TryWrite(List<PendingCommit> commits, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out Exception? error)
+    {
+        var statements = _statements!;
+        try
+        {
+            // IMMEDIATE: take the write lock now rather than fail half-way on a busy upgrade.
+            using var transaction = _writer!.BeginTransaction(deferred: false);
+            statements.Enlist(transaction);
+            foreach (var pending in commits) Apply(statements, pending.Commit);
+            transaction.Commit(); // disposing an uncommitted transaction rolls it back
+            error = null;
+            return true;
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+            return false;
+        }
+    }
+
+    private static void Apply(WriteStatements s, ConversationCommit commit)
+    {
+        var id = commit.ConversationId;
+        var lastActivityAt = ToText(commit.LastActivityAt);
+        if (commit.Created is { } info)
+        {
+            s.InsertConversation.Execute(id, info.Title, info.OwnerId, ToText(info.CreatedAt), lastActivityAt, commit.LastEventId);
+        }
+        else if (s.UpdateConversation.Execute(commit.LastEventId, lastActivityAt, id) == 0)
+        {
+            throw new InvalidOperationException($"Conversation '{id}' does not exist; its first commit must set Created.");
+        }
+
+        // A plain INSERT: a duplicate (conversation, id) throws and fails the whole commit.
+        foreach (var e in commit.Events) s.InsertEvent.Execute(id, e.Id, e.Type, e.Data);
+        foreach (var m in commit.Members) s.InsertMember.Execute(id, m.UserId, m.Name, lastActivityAt);
+        foreach (var (m, createdEventId, completedEventId) in commit.Messages)
+        {
+            s.UpsertMessage.Execute(id, m.Id, createdEventId, completedEventId, m.Role, m.AuthorId, m.AuthorName,
+                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error);
+        }
+        foreach (var i in commit.Invites) s.InsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt));
+        foreach (var k in commit.IdempotencyKeys)
+        {
+            s.InsertKey.Execute(id, k.UserId, k.Key, k.ContentHash,
+                k.Exchange.UserMessageId, k.Exchange.AssistantMessageId, k.Exchange.EventId);
+        }
+        if (commit.PruneEventsBefore > 0) s.PruneEvents.Execute(id, commit.PruneEventsBefore);
+    }
+
+    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(options.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    // Times are UTC ISO-8601 with seven fractional digits: exact to the tick, and fixed-width,
+    // so text order is time order (ListForUserAsync sorts on it).
+    private static string ToText(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset FromText(string text) =>
+        DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private sealed record PendingCommit(ConversationCommit Commit, TaskCompletionSource Done);
+
+    /// <summary>The writer's statements, prepared once and reused for every commit.</summary>
+    private sealed class WriteStatements(SqliteConnection connection) : IDisposable
+    {
+        public Statement InsertConversation { get; } = new(connection, """
+            INSERT INTO conversations (id, title, owner_id, created_at, last_activity_at, last_event_id)
+            VALUES ($id, $title, $owner, $created, $activity, $last)
+            """);
+        public Statement UpdateConversation { get; } = new(connection,
+            "UPDATE conversations SET last_event_id = $last, last_activity_at = $activity WHERE id = $id");
+        public Statement InsertEvent { get; } = new(connection,
+            "INSERT INTO events (conversation_id, id, type, data) VALUES ($c, $id, $type, $data)");
+        public Statement InsertMember { get; } = new(connection,
+            "INSERT OR IGNORE INTO members (conversation_id, user_id, name, joined_at) VALUES ($c, $user, $name, $joined)");
+        public Statement UpsertMessage { get; } = new(connection, """
+            INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
+                                  author_name, content, status, reply_to, created_at, error)
+            VALUES ($c, $id, $created_event, $completed_event, $role, $author, $author_name, $content, $status,
+                    $reply_to, $created_at, $error)
+            ON CONFLICT (conversation_id, id) DO UPDATE SET
+                created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
+                role = excluded.role, author_id = excluded.author_id, author_name = excluded.author_name,
+                content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
+                created_at = excluded.created_at, error = excluded.error
+            """);
+        public Statement InsertInvite { get; } = new(connection,
+            "INSERT INTO invites (conversation_id, token, created_by, created_at) VALUES ($c, $token, $by, $at)");
+        public Statement InsertKey { get; } = new(connection, """
+            INSERT INTO idempotency_keys (conversation_id, user_id, key, content_hash, user_message_id,
+                                          assistant_message_id, event_id)
+            VALUES ($c, $user, $key, $hash, $user_message, $assistant_message, $event)
+            """);
+        public Statement PruneEvents { get; } = new(connection,
+            "DELETE FROM events WHERE conversation_id = $c AND id < $before");
+
+        private IEnumerable<Statement> All =>
+            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, UpsertMessage, InsertInvite, InsertKey, PruneEvents];
+
+        public void Enlist(SqliteTransaction transaction)
+        {
+            foreach (var statement in All) statement.Command.Transaction = transaction;
+        }
+
+        public void Dispose()
+        {
+            foreach (var statement in All) statement.Command.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A prepared command whose parameters are bound by position: the values given to
+    /// <see cref="Execute"/> match the <c>$names</c> in the order they first appear in the SQL.
+    /// </summary>
+    private sealed class Statement
+    {
+        public SqliteCommand Command { get; }
+
+        public Statement(SqliteConnection connection, string sql)
+        {
+            Command = connection.CreateCommand();
+            Command.CommandText = sql;
+            foreach (var name in ParameterName().Matches(sql).Select(m => m.Value).Distinct())
+                Command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            Command.Prepare();
+        }
+
+        public int Execute(params object?[] values)
+        {
+            if (values.Length != Command.Parameters.Count)
+                throw new ArgumentException($"Expected {Command.Parameters.Count} values for: {Command.CommandText}");
+            for (var i = 0; i < values.Length; i++) Command.Parameters[i].Value = values[i] ?? DBNull.Value;
+            return Command.ExecuteNonQuery();
+        }
+    }
+
+    [GeneratedRegex(@"\$\w+")]
+    private static partial Regex ParameterName();
+}

@@ -1,0 +1,126 @@
+using Microsoft.Data.Sqlite;
+
+namespace ChatGrains.Storage;
+
+/// <summary>
+/// The SQLite schema as numbered migrations. <c>PRAGMA user_version</c> records how many have
+/// been applied, so the list is append-only: never edit a migration that has shipped, add the
+/// next one instead.
+/// </summary>
+internal static class SqliteSchema
+{
+    private static readonly string[] Migrations =
+    [
+        // 1: the initial schema. Times are UTC ISO-8601 text (see SqliteConversationStore.ToText).
+        """
+        CREATE TABLE conversations (
+            id               TEXT NOT NULL PRIMARY KEY,
+            title            TEXT NOT NULL,
+            owner_id         TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            last_activity_at TEXT NOT NULL,
+            last_event_id    INTEGER NOT NULL
+        ) STRICT;
+
+        -- A rowid table on purpose: rowid order is join order.
+        CREATE TABLE members (
+            conversation_id TEXT NOT NULL,
+            user_id         TEXT NOT NULL,
+            name            TEXT NOT NULL,
+            joined_at       TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, user_id)
+        ) STRICT;
+        CREATE INDEX members_by_user ON members (user_id, conversation_id);
+
+        CREATE TABLE messages (
+            conversation_id    TEXT NOT NULL,
+            id                 TEXT NOT NULL,
+            created_event_id   INTEGER NOT NULL,
+            completed_event_id INTEGER NOT NULL,
+            role               TEXT NOT NULL,
+            author_id          TEXT NOT NULL,
+            author_name        TEXT NOT NULL,
+            content            TEXT NOT NULL,
+            status             TEXT NOT NULL,
+            reply_to           TEXT,
+            created_at         TEXT NOT NULL,
+            error              TEXT,
+            PRIMARY KEY (conversation_id, id)
+        ) STRICT;
+
+        -- The primary key is the final guard that an event id is never used twice.
+        CREATE TABLE events (
+            conversation_id TEXT NOT NULL,
+            id              INTEGER NOT NULL,
+            type            TEXT NOT NULL,
+            data            TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, id)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE invites (
+            conversation_id TEXT NOT NULL,
+            token           TEXT NOT NULL,
+            created_by      TEXT NOT NULL,
+            created_at      TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, token)
+        ) STRICT;
+
+        CREATE TABLE idempotency_keys (
+            conversation_id      TEXT NOT NULL,
+            user_id              TEXT NOT NULL,
+            key                  TEXT NOT NULL,
+            content_hash         TEXT NOT NULL,
+            user_message_id      TEXT NOT NULL,
+            assistant_message_id TEXT NOT NULL,
+            event_id             INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, user_id, key)
+        ) STRICT;
+        """,
+    ];
+
+    /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>
+    public static void Apply(SqliteConnection connection)
+    {
+        // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not every
+        // commit, which in WAL mode can lose the last commits on power loss but never corrupts.
+        Execute(connection, null, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+
+        // The version is read inside the write transaction, so two processes starting at
+        // once cannot both apply the same migration.
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var version = Convert.ToInt32(Scalar(connection, transaction, "PRAGMA user_version;"));
+        if (version > Migrations.Length)
+        {
+            throw new InvalidOperationException(
+                $"The database is at schema version {version}, newer than this build knows ({Migrations.Length}).");
+        }
+
+        for (var i = version; i < Migrations.Length; i++)
+        {
+            // user_version lives in the file header and is part of the transaction.
+            Execute(connection, transaction, $"{Migrations[i]}\nPRAGMA user_version = {i + 1};");
+        }
+
+        transaction.Commit();
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = Command(connection, transaction, sql);
+        command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = Command(connection, transaction, sql);
+        return command.ExecuteScalar();
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+}
