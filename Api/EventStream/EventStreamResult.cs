@@ -98,7 +98,6 @@ public sealed class EventStreamResult : IResult
                 watcher.MarkWritten();
                 if (!await frames.WaitToReadAsync(cancellation)) break;
             }
-            if (watcher.Overflowed) metrics.WatcherCutOff();
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
@@ -106,6 +105,7 @@ public sealed class EventStreamResult : IResult
         }
         finally
         {
+            if (watcher.Overflowed) metrics.WatcherCutOff();
             heartbeats.Remove(watcher);
             lease.Feed.Detach(watcher);
             metrics.WatcherDetached();

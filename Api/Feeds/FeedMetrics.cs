@@ -9,6 +9,7 @@ public sealed class FeedMetrics
     private readonly Counter<long> _slowWatchers;
     private readonly Counter<long> _backfills;
     private int _feeds, _watchers, _subscriptions;
+    private long _cutOff;
 
     public FeedMetrics(IMeterFactory meterFactory)
     {
@@ -23,6 +24,7 @@ public sealed class FeedMetrics
     public int Feeds => Volatile.Read(ref _feeds);
     public int Watchers => Volatile.Read(ref _watchers);
     public int Subscriptions => Volatile.Read(ref _subscriptions);
+    public long WatchersCutOff => Interlocked.Read(ref _cutOff);
 
     public void FeedOpened() => Interlocked.Increment(ref _feeds);
     public void FeedClosed() => Interlocked.Decrement(ref _feeds);
@@ -30,6 +32,10 @@ public sealed class FeedMetrics
     public void WatcherDetached() => Interlocked.Decrement(ref _watchers);
     public void Subscribed() => Interlocked.Increment(ref _subscriptions);
     public void Unsubscribed() => Interlocked.Decrement(ref _subscriptions);
-    public void WatcherCutOff() => _slowWatchers.Add(1);
+    public void WatcherCutOff()
+    {
+        Interlocked.Increment(ref _cutOff);
+        _slowWatchers.Add(1);
+    }
     public void Backfilled() => _backfills.Add(1);
 }

@@ -17,8 +17,11 @@ public sealed class ApiServer : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
-    public ApiServer(string dataDirectory, IDictionary<string, string?>? settings = null)
+    private readonly Action<IServiceCollection>? _configureServices;
+
+    public ApiServer(string dataDirectory, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
+        _configureServices = configureServices;
         DataDirectory = dataDirectory;
         _settings = new Dictionary<string, string?>
         {
@@ -59,5 +62,6 @@ public sealed class ApiServer : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        if (_configureServices is not null) builder.ConfigureServices(_configureServices);
     }
 }

@@ -7,11 +7,13 @@ public class ApiServerFixture : IDisposable
 {
     private readonly TempDirectory _data = new();
 
-    public ApiServerFixture() => Server = new ApiServer(_data.Path, Settings);
+    public ApiServerFixture() => Server = new ApiServer(_data.Path, Settings, ConfigureServices);
 
     public ApiServer Server { get; }
 
     protected virtual IDictionary<string, string?>? Settings => null;
+
+    protected virtual Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? ConfigureServices => null;
 
     public void Dispose()
     {

@@ -1,0 +1,119 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ChatGrains.Api.Feeds;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ChatGrains.Tests.Api;
+
+public sealed class FastHeartbeatFixture : ApiServerFixture
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Feeds:HeartbeatInterval"] = "00:00:00.400",
+        ["Feeds:WatcherBuffer"] = "16",
+        ["Generator:TokensPerSecond"] = "0",
+    };
+
+    /// <summary>
+    /// Small kernel send buffers on the server's sockets, so that a client that stops reading
+    /// backs up into the server within a few hundred kilobytes rather than megabytes.
+    /// </summary>
+    protected override Action<IServiceCollection> ConfigureServices => services =>
+        services.Configure<SocketTransportOptions>(o => o.CreateBoundListenSocket = endpoint =>
+        {
+            var socket = SocketTransportOptions.CreateDefaultBoundListenSocket(endpoint);
+            socket.SendBufferSize = 8192;
+            return socket;
+        });
+}
+
+/// <summary>What a connection sees when nothing happens, and what happens to one that stops reading.</summary>
+public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixture<FastHeartbeatFixture>
+{
+    private readonly ApiServer _server = fixture.Server;
+
+    [Fact]
+    public async Task An_idle_stream_gets_keep_alive_comments_within_the_interval()
+    {
+        using var ada = await _server.SignInAsync("Ada");
+        var id = await ada.CreateConversationAsync();
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/conversations/{id}/events");
+        using var response = await ada.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+
+        Assert.StartsWith("retry:", await reader.ReadLineAsync(timeout.Token));
+        var started = DateTime.UtcNow;
+        var gaps = new List<TimeSpan>();
+        var last = started;
+        while (gaps.Count < 3)
+        {
+            var line = await reader.ReadLineAsync(timeout.Token);
+            if (line != ": keep-alive") continue;
+            gaps.Add(DateTime.UtcNow - last);
+            last = DateTime.UtcNow;
+        }
+        // Configured at 400 ms; allow for scheduling on a busy 2-core machine.
+        Assert.All(gaps, g => Assert.True(g < TimeSpan.FromSeconds(2), $"a heartbeat came {g.TotalMilliseconds} ms after the previous"));
+    }
+
+    [Fact]
+    public async Task A_watcher_that_stops_reading_is_cut_off_without_holding_up_the_others()
+    {
+        using var ada = await _server.SignInAsync("Ada");
+        var id = await ada.CreateConversationAsync();
+        var metrics = _server.Services.GetRequiredService<FeedMetrics>();
+        var watchersBefore = metrics.Watchers;
+        var cutOffBefore = metrics.WatchersCutOff;
+
+        using var slow = await OpenStalledWatcherAsync(id, ada.Token);
+        await using var fast = await ada.WatchAsync(id, lastEventId: 0);
+        await Infrastructure.Eventually.Until(() => Task.FromResult(metrics.Watchers), n => n >= watchersBefore + 2, TimeSpan.FromSeconds(10), "both watchers attach");
+
+        // Large prompts fill the stalled connection's socket and queue quickly.
+        var big = new string('x', 30_000);
+        var replies = new List<string>();
+        for (var i = 0; i < 12; i++)
+            replies.Add((await ada.PostAcceptedAsync(id, $"{i} {big}")).GetProperty("assistantMessageId").GetString()!);
+
+        foreach (var reply in replies)
+            await fast.ReadUntilAsync(e => e.Type == "message.completed" && e.MessageId == reply, TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(1, fast.Events.Count).Select(i => (long?)i), fast.Events.Select(e => e.Id));
+
+        // The stalled watcher was disconnected: reading what reached its socket ends at the cut.
+        Assert.True(await ReadsToDisconnectAsync(slow, TimeSpan.FromSeconds(20)), "the stalled watcher should have been disconnected");
+        await Infrastructure.Eventually.Until(() => Task.FromResult(metrics.Watchers), n => n == watchersBefore + 1, TimeSpan.FromSeconds(10), "only the fast watcher remains");
+        Assert.Equal(cutOffBefore + 1, metrics.WatchersCutOff);
+    }
+
+    /// <summary>A raw connection with a tiny receive buffer that sends its request and then reads nothing.</summary>
+    private async Task<Socket> OpenStalledWatcherAsync(string conversationId, string token)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _server.BaseAddress.Port));
+        var request = $"POST /api/conversations/{conversationId}/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nLast-Event-ID: 0\r\nContent-Length: 0\r\n\r\n";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
+        return socket;
+    }
+
+    private static async Task<bool> ReadsToDisconnectAsync(Socket socket, TimeSpan timeout)
+    {
+        var buffer = new byte[64 * 1024];
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0) { }
+            return true;
+        }
+        catch (SocketException)
+        {
+            return true; // reset by the server
+        }
+        catch (OperationCanceledException)
+        {
+            return false; // still connected and being fed
+        }
+    }
+}
