@@ -39,15 +39,19 @@ public sealed partial class ConversationGrain(
         if (stored is null) return;
         _state = ConversationState.Load(stored);
 
-        // A reply that was streaming when its previous activation died cannot be resumed:
-        // end it failed with the text its deltas carried, then let the queue go on.
-        if (_state.OpenReplies.FirstOrDefault() is { } interrupted)
+        // A reply that had started when its previous activation died cannot be resumed: end
+        // it failed with the text its deltas carried, then let the queue go on. One that never
+        // started (still queued, no deltas) is simply answered now.
+        if (_state.OpenReplies.FirstOrDefault() is { } first)
         {
-            var content = await ReadStoredContentAsync(interrupted, cancellationToken);
-            _state.RestoreContent(interrupted.Message.Id, content);
-            _state.CompleteMessage(interrupted.Message.Id, ReplyOutcome.Interrupted);
-            await CommitAndPublishAsync();
-            LogInterrupted(interrupted.Message.Id);
+            var content = await ReadStoredContentAsync(first, cancellationToken);
+            if (first.Message.Status == MessageStatus.Streaming || content.Length > 0)
+            {
+                _state.RestoreContent(first.Message.Id, content);
+                _state.CompleteMessage(first.Message.Id, ReplyOutcome.Interrupted);
+                await CommitAndPublishAsync();
+                LogInterrupted(first.Message.Id);
+            }
         }
         StartNextReply();
     }

@@ -1,0 +1,57 @@
+using ChatGrains.Silo;
+using ChatGrains.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Orleans.TestingHost;
+
+namespace ChatGrains.Tests.Grains;
+
+/// <summary>
+/// A real two-silo Orleans cluster in this process, configured as production silos are
+/// (the same services and streams), sharing one SQLite file.
+/// </summary>
+public sealed class ConversationCluster : IAsyncLifetime
+{
+    private readonly TempDirectory _data = new();
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IConversationGrain Conversation(string id) => Cluster.Client.GetGrain<IConversationGrain>(id);
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(2);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Sqlite:DataSource"] = _data.File("chatgrains.db"),
+            ["Generator:TokensPerSecond"] = "60",
+        };
+        builder.ConfigureSiloHost((_, host) =>
+        {
+            host.Configuration.AddInMemoryCollection(settings);
+            host.AddConversationServices();
+        });
+        builder.ConfigureSilo((_, silo) => silo.AddConversationStreams());
+        builder.ConfigureClient(client => client.AddMemoryStreams(ConversationStreams.Provider));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        _data.Dispose();
+    }
+
+    /// <summary>The whole event log, read from the grain (the truth), page by page.</summary>
+    public async Task<List<ConversationEvent>> LogAsync(string id)
+    {
+        var events = new List<ConversationEvent>();
+        while (true)
+        {
+            var page = await Conversation(id).ReadEventsAsync(events.Count == 0 ? 0 : events[^1].Id, 1000);
+            if (page.Events.Count == 0) return events;
+            events.AddRange(page.Events);
+        }
+    }
+}
