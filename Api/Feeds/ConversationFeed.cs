@@ -15,6 +15,7 @@ namespace ChatGrains.Api.Feeds;
 public sealed class ConversationFeed(string conversationId, IClusterClient client, FeedOptions options, FeedMetrics metrics, ILogger logger)
 {
     private const int Page = 1000;
+    private static readonly ConversationEvent WakeUp = new(0, "", "");
     private readonly Lock _gate = new();
     private readonly Queue<Frame> _recent = new();
     private readonly HashSet<string> _openReplies = [];
@@ -35,19 +36,37 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 
     public async Task StartAsync()
     {
-        var stream = client.GetStreamProvider(ConversationStreams.Provider).GetStream<ConversationEvent>(ConversationStreams.For(conversationId));
-        // Stream callbacks run one at a time for the whole client: hand the event over and return.
-        _subscription = await stream.SubscribeAsync((e, _) =>
-        {
-            _inbound.Writer.TryWrite(e);
-            return Task.CompletedTask;
-        });
+        _subscription = await SubscribeAsync();
         metrics.Subscribed();
         // Subscribed first, then read the head: anything newer arrives on the stream or is backfilled.
         var head = await Grain.ReadEventsAsync(long.MaxValue, 0);
         _lastId = head.LastEventId;
         _replyInProgress = head.ReplyInProgress;
         _loop = Task.Run(() => RunAsync(_stop.Token));
+    }
+
+    private Task<StreamSubscriptionHandle<ConversationEvent>> SubscribeAsync() =>
+        client.GetStreamProvider(ConversationStreams.Provider)
+            .GetStream<ConversationEvent>(ConversationStreams.For(conversationId))
+            // Stream callbacks run one at a time for the whole client: hand the event over and return.
+            .SubscribeAsync((e, _) =>
+            {
+                _inbound.Writer.TryWrite(e);
+                return Task.CompletedTask;
+            });
+
+    /// <summary>
+    /// Replaces a subscription that let events go by (after a gateway loss, or a producer
+    /// that came back on another silo, Orleans may not deliver to the old one again).
+    /// </summary>
+    private async Task ResubscribeAsync()
+    {
+        var stale = _subscription;
+        _subscription = await SubscribeAsync();
+        metrics.Resubscribed();
+        if (stale is null) return;
+        try { await stale.UnsubscribeAsync(); }
+        catch (Exception ex) { logger.LogDebug(ex, "Dropping the stale subscription of conversation {ConversationId} failed", conversationId); }
     }
 
     public async Task StopAsync()
@@ -96,7 +115,13 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     public void Expect(long eventId)
     {
         long seen;
-        while ((seen = Interlocked.Read(ref _expectedId)) < eventId && Interlocked.CompareExchange(ref _expectedId, eventId, seen) != seen) { }
+        while ((seen = Interlocked.Read(ref _expectedId)) < eventId)
+        {
+            if (Interlocked.CompareExchange(ref _expectedId, eventId, seen) != seen) continue;
+            // Wake the loop so that it starts timing the silence from now.
+            _inbound.Writer.TryWrite(WakeUp);
+            return;
+        }
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)
@@ -109,8 +134,11 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
                 if (!await WaitForEventAsync(reader, cancellationToken))
                 {
                     // Quiet while something was expected: the producer may have died, or the
-                    // stream lost our subscription. The grain knows (reading it also reactivates it).
+                    // stream lost our subscription. The grain knows (reading it also reactivates
+                    // it); if it had events the stream did not bring, the subscription is suspect.
+                    var before = _lastId;
                     await BackfillAsync();
+                    if (_lastId > before) await ResubscribeAsync();
                     continue;
                 }
                 while (reader.TryRead(out var e))

@@ -8,6 +8,7 @@ public sealed class FeedMetrics
     public const string MeterName = "ChatGrains.Api";
     private readonly Counter<long> _slowWatchers;
     private readonly Counter<long> _backfills;
+    private readonly Counter<long> _resubscriptions;
     private int _feeds, _watchers, _subscriptions;
     private long _cutOff;
 
@@ -19,6 +20,7 @@ public sealed class FeedMetrics
         meter.CreateObservableUpDownCounter("chatgrains.stream_subscriptions", () => Subscriptions, description: "Orleans stream subscriptions held by this host");
         _slowWatchers = meter.CreateCounter<long>("chatgrains.watchers.cut_off", description: "Watchers disconnected for falling behind");
         _backfills = meter.CreateCounter<long>("chatgrains.feeds.backfills", description: "Times a feed read missed events from the grain");
+        _resubscriptions = meter.CreateCounter<long>("chatgrains.feeds.resubscriptions", description: "Stream subscriptions replaced after they let events go by");
     }
 
     public int Feeds => Volatile.Read(ref _feeds);
@@ -38,4 +40,5 @@ public sealed class FeedMetrics
         _slowWatchers.Add(1);
     }
     public void Backfilled() => _backfills.Add(1);
+    public void Resubscribed() => _resubscriptions.Add(1);
 }
