@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -16,4 +17,14 @@ namespace ChatGrains;
 [JsonSerializable(typeof(ConversationSnapshot))]
 [JsonSerializable(typeof(ConversationSummary))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
-public sealed partial class ChatJson : JsonSerializerContext;
+public sealed partial class ChatJson : JsonSerializerContext
+{
+    /// <summary>
+    /// The options every response and event is written with. Text is left as UTF-8 rather than
+    /// \uXXXX-escaped (the JSON goes into event streams and API bodies, never into HTML), so
+    /// a reply's bytes are not inflated for every watcher.
+    /// </summary>
+    public static JsonSerializerOptions WireOptions { get; } = new(JsonSerializerDefaults.Web) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static ChatJson Wire { get; } = new(new JsonSerializerOptions(WireOptions));
+}

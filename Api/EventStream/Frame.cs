@@ -33,14 +33,14 @@ public sealed class Frame
     public static Frame From(ConversationEvent e)
     {
         var completed = e.Type == EventTypes.MessageCompleted
-            ? JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCompletedData)?.MessageId
+            ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)?.MessageId
             : null;
         return new Frame(e.Id, Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() }), completed);
     }
 
     /// <summary>The one event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
     public static Frame Reset(long lastEventId) =>
-        new(0, Format(new SseItem<string>(JsonSerializer.Serialize(new ResetData(lastEventId), ChatJson.Default.ResetData), EventTypes.Reset)));
+        new(0, Format(new SseItem<string>(JsonSerializer.Serialize(new ResetData(lastEventId), ChatJson.Wire.ResetData), EventTypes.Reset)));
 
     private static byte[] Format(SseItem<string> item)
     {

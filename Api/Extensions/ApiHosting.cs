@@ -71,7 +71,11 @@ public static class ApiHosting
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemMapping>();
         services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJson.Default));
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Encoder = ChatJson.WireOptions.Encoder;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJson.Wire);
+        });
         return builder;
     }
 

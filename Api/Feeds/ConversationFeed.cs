@@ -222,11 +222,11 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         switch (e.Type)
         {
             case EventTypes.MessageCreated:
-                var created = JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCreatedData)!.Message;
+                var created = JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCreatedData)!.Message;
                 if (created.Role == Roles.Assistant && !MessageStatus.IsFinal(created.Status)) _openReplies.Add(created.Id);
                 break;
             case EventTypes.MessageCompleted:
-                _openReplies.Remove(JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCompletedData)!.MessageId);
+                _openReplies.Remove(JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)!.MessageId);
                 break;
             default:
                 return;

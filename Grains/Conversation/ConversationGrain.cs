@@ -244,7 +244,7 @@ public sealed partial class ConversationGrain(
             foreach (var e in page)
             {
                 if (e.Type == EventTypes.MessageDelta
-                    && System.Text.Json.JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageDeltaData) is { } d
+                    && System.Text.Json.JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageDeltaData) is { } d
                     && d.MessageId == message.Message.Id)
                 {
                     text.Append(d.Delta);

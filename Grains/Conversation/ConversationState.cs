@@ -78,13 +78,13 @@ public sealed class ConversationState
     {
         _members[member.UserId] = member;
         _pending.Members.Add(member);
-        Emit(EventTypes.MemberJoined, new MemberJoinedData(member.UserId, member.Name), ChatJson.Default.MemberJoinedData);
+        Emit(EventTypes.MemberJoined, new MemberJoinedData(member.UserId, member.Name), ChatJson.Wire.MemberJoinedData);
     }
 
     /// <summary>Adds a message and publishes its <c>message.created</c>.</summary>
     public StoredMessage AddMessage(Message message)
     {
-        var created = Emit(EventTypes.MessageCreated, new MessageCreatedData(message), ChatJson.Default.MessageCreatedData);
+        var created = Emit(EventTypes.MessageCreated, new MessageCreatedData(message), ChatJson.Wire.MessageCreatedData);
         var stored = new StoredMessage(message, created.Id, 0);
         Put(stored, record: true);
         return stored;
@@ -93,7 +93,7 @@ public sealed class ConversationState
     public void AppendDelta(string messageId, string delta)
     {
         var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
-        Emit(EventTypes.MessageDelta, new MessageDeltaData(messageId, delta), ChatJson.Default.MessageDeltaData);
+        Emit(EventTypes.MessageDelta, new MessageDeltaData(messageId, delta), ChatJson.Wire.MessageDeltaData);
         // The first delta makes a queued reply streaming. The row is rewritten only when the
         // reply completes, so a batch of tokens stores just its event.
         Put(current with
@@ -115,7 +115,7 @@ public sealed class ConversationState
         var message = current.Message with { Status = outcome.Status, Error = outcome.Error };
         var completed = Emit(EventTypes.MessageCompleted,
             new MessageCompletedData(messageId, outcome.Status, message.Content, outcome.Error),
-            ChatJson.Default.MessageCompletedData);
+            ChatJson.Wire.MessageCompletedData);
         Put(new StoredMessage(message, current.CreatedEventId, completed.Id), record: true);
     }
 

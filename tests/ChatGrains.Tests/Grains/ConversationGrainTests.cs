@@ -110,7 +110,7 @@ public sealed class ConversationGrainTests(ConversationCluster cluster) : IClass
     internal static void AssertConsecutive(IReadOnlyList<ConversationEvent> log) =>
         Assert.Equal(Enumerable.Range(1, log.Count).Select(i => (long)i), log.Select(e => e.Id));
 
-    internal static MessageCompletedData Completed(ConversationEvent e) => JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageCompletedData)!;
+    internal static MessageCompletedData Completed(ConversationEvent e) => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)!;
 
-    internal static MessageDeltaData Delta(ConversationEvent e) => JsonSerializer.Deserialize(e.Data, ChatJson.Default.MessageDeltaData)!;
+    internal static MessageDeltaData Delta(ConversationEvent e) => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageDeltaData)!;
 }
