@@ -39,6 +39,8 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
 
         var request = new HttpRequestMessage(HttpMethod.Post, $"/api/conversations/{id}/messages") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (header is not null) request.Headers.TryAddWithoutValidation(header, value);
+        // As a well-behaved client does for large uploads: the server can refuse before the body is sent.
+        request.Headers.ExpectContinue = true;
         var response = await ada.Http.SendAsync(request);
 
         await Problems.AssertAsync(response, status, name);

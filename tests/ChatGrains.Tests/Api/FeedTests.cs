@@ -28,7 +28,7 @@ public sealed class FeedTests(QuickFeedFixture fixture) : IClassFixture<QuickFee
         var id = await ada.CreateConversationAsync();
         var hub = _server.Services.GetRequiredService<FeedHub>();
         var stream = StreamOf(id);
-        using var reported = new ReportedCounters();
+        using var reported = new ReportedCounters(_server.Services.GetRequiredService<IMeterFactory>());
 
         var watchers = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => ada.WatchAsync(id, 0)));
         await using (var post = await ada.PostAsync(id, "for everyone")) await post.ReadToEndAsync();
@@ -89,11 +89,12 @@ public sealed class FeedTests(QuickFeedFixture fixture) : IClassFixture<QuickFee
         private readonly MeterListener _listener = new();
         private readonly Dictionary<string, long> _values = [];
 
-        public ReportedCounters()
+        public ReportedCounters(IMeterFactory host)
         {
             _listener.InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Meter.Name == FeedMetrics.MeterName) l.EnableMeasurementEvents(instrument);
+                // Only this host's meter: other hosts in the test process publish the same names.
+                if (instrument.Meter.Name == FeedMetrics.MeterName && instrument.Meter.Scope == host) l.EnableMeasurementEvents(instrument);
             };
             _listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => _values[instrument.Name] = value);
             _listener.Start();
