@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Runtime;
 
 namespace ChatGrains.Silo;
@@ -16,19 +17,55 @@ namespace ChatGrains.Silo;
 /// </summary>
 public static class SiloHosting
 {
-    /// <summary>The embedded single-node silo: localhost clustering, SQLite, the embedded generator.</summary>
+    /// <summary>
+    /// A silo: the embedded single node (localhost clustering, SQLite) when no cluster is
+    /// configured, else a member of the Redis-managed cluster keeping conversations in PostgreSQL.
+    /// </summary>
     public static IHostApplicationBuilder AddConversationSilo(this IHostApplicationBuilder builder)
     {
-        builder.AddConversationServices();
-        var siloPort = builder.Configuration.GetValue("Orleans:SiloPort", 11111);
-        var gatewayPort = builder.Configuration.GetValue("Orleans:GatewayPort", 30000);
-        builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort, gatewayPort).AddConversationStreams());
+        var config = builder.Configuration;
+        var cluster = ClusterSettings.From(config);
+        cluster.ValidateForSilo();
+        builder.AddConversationServices(cluster);
+
+        var siloPort = config.GetValue("Orleans:SiloPort", 11111);
+        var gatewayPort = config.GetValue("Orleans:GatewayPort", 30000);
+        var drain = config.GetValue("Orleans:DrainTimeout", cluster.IsCluster ? TimeSpan.FromSeconds(30) : TimeSpan.Zero);
+        // Stopping waits for replies in progress (the drain), then for Orleans to hand over.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(30));
+        builder.Services.Configure<ReplyDrainOptions>(o => o.Timeout = drain);
+
+        builder.UseOrleans(silo =>
+        {
+            if (!cluster.IsCluster)
+            {
+                silo.UseLocalhostClustering(siloPort, gatewayPort).AddConversationStreams();
+                return;
+            }
+            silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId))
+                .UseRedisClustering(cluster.Redis!)
+                .ConfigureEndpoints(ClusterSettings.AdvertisedAddress(config), siloPort, gatewayPort, listenOnAnyHostAddress: true)
+                .Configure<ClusterMembershipOptions>(o =>
+                {
+                    // A killed silo is declared dead after two missed 2 s probes, by two silos'
+                    // votes: about 5 s, so a conversation it hosted comes back, and its
+                    // interrupted reply ends, well within 30 s. Two votes (indirect probes are on
+                    // by default) keep one slow or partitioned prober from evicting a healthy silo.
+                    o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                    o.NumMissedProbesLimit = 2;
+                    o.NumVotesForDeathDeclaration = 2;
+                    o.TableRefreshTimeout = TimeSpan.FromSeconds(5);
+                })
+                .AddRedisGrainStorage(PubSubStore, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(cluster.Redis!))
+                .AddConversationStreams(pubSubInMemory: false);
+        });
         return builder;
     }
 
     /// <summary>What the conversation grains depend on: options, the store, the reply generator.</summary>
-    public static IHostApplicationBuilder AddConversationServices(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddConversationServices(this IHostApplicationBuilder builder, ClusterSettings? cluster = null)
     {
+        cluster ??= ClusterSettings.From(builder.Configuration);
         var config = builder.Configuration;
         var services = builder.Services;
 
@@ -40,28 +77,44 @@ public static class SiloHosting
             .Validate(o => o.Provider.Equals("Embedded", StringComparison.OrdinalIgnoreCase),
                 "Generator:Provider: only 'Embedded' is available in this build.")
             .ValidateOnStart();
-        services.AddOptions<SqliteStoreOptions>().Bind(config.GetSection("Storage:Sqlite"))
-            .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
-            .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IChatClient, EmbeddedChatClient>();
         services.AddSingleton<ReplyGenerator>();
-        services.AddSingleton(sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value));
-        services.AddSingleton<IConversationStore>(sp => sp.GetRequiredService<SqliteConversationStore>());
+        services.AddSingleton<ReplyDrain>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
+        if (cluster.Postgres is { } postgres)
+        {
+            services.AddSingleton<IConversationStore>(_ => new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres }));
+        }
+        else
+        {
+            services.AddOptions<SqliteStoreOptions>().Bind(config.GetSection("Storage:Sqlite"))
+                .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
+                .ValidateOnStart();
+            services.AddSingleton<IConversationStore>(sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value));
+        }
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
         return builder;
     }
 
-    /// <summary>The conversations' event streams, on silos and on the co-hosted client alike.</summary>
-    public static ISiloBuilder AddConversationStreams(this ISiloBuilder silo) => silo
-        .AddMemoryGrainStorage("PubSubStore")
-        .AddMemoryStreams(ConversationStreams.Provider, streams => streams.ConfigurePullingAgent(agent => agent.Configure(o =>
+    private const string PubSubStore = "PubSubStore";
+
+    /// <summary>
+    /// The conversations' event streams. The stream's subscriber lists live in the
+    /// <c>PubSubStore</c>: in memory on a single node, in Redis in a cluster (so they survive
+    /// the loss of a silo).
+    /// </summary>
+    public static ISiloBuilder AddConversationStreams(this ISiloBuilder silo, bool pubSubInMemory = true)
+    {
+        if (pubSubInMemory) silo.AddMemoryGrainStorage(PubSubStore);
+        return silo.AddMemoryStreams(ConversationStreams.Provider, streams => streams.ConfigurePullingAgent(agent => agent.Configure(o =>
         {
             // The default 100 ms poll delivers tokens in clumps; 10 ms keeps them smooth.
             o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10);
             o.BatchContainerBatchSize = 16;
         })));
+    }
 
     /// <summary>Creates or migrates the schema before the silo lets any grain activate.</summary>
     private sealed class StoreInitializer(IConversationStore store) : ILifecycleParticipant<ISiloLifecycle>

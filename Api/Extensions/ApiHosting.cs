@@ -6,21 +6,38 @@ using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
+using Orleans.Configuration;
 
 namespace ChatGrains.Api;
 
 public static class ApiHosting
 {
     /// <summary>
-    /// The API host: by default it co-hosts the silo (one process runs everything); the
-    /// cluster mode, where it is only an Orleans client, comes with the cluster configuration.
+    /// The API host: by default it co-hosts the silo (one process runs everything); with a
+    /// cluster configured it is only an Orleans client that finds the silos' gateways in Redis.
     /// </summary>
     public static WebApplicationBuilder AddChatGrainsApi(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
         var config = builder.Configuration;
 
-        builder.AddConversationSilo();
+        var cluster = ClusterSettings.From(config);
+        if (cluster.IsCluster)
+        {
+            // A client may land on any host: every host must sign and check with the same key.
+            if (string.IsNullOrWhiteSpace(config["Auth:SigningKey"]))
+                throw new InvalidOperationException("Cluster mode needs Auth:SigningKey, shared by every API host, so that each accepts the others' tokens.");
+            builder.UseOrleansClient(client => client
+                .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId))
+                .UseRedisClustering(cluster.Redis!)
+                // Learn of silos that came or went within seconds, not the default minute.
+                .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5))
+                .AddMemoryStreams(ConversationStreams.Provider));
+        }
+        else
+        {
+            builder.AddConversationSilo();
+        }
 
         services.AddOptions<FeedOptions>().Bind(config.GetSection(FeedOptions.SectionName))
             .Validate(o => o.WatcherBuffer >= 16 && o.RecentEvents > 0 && o.HeartbeatInterval >= TimeSpan.FromMilliseconds(100),
@@ -87,12 +104,16 @@ public static class ApiHosting
         app.UseAuthorization();
         app.UseRateLimiter();
         app.MapHealthChecks("/health");
+        // This host's feeds, for operators (and the cluster tests that check nothing leaks).
+        app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff)));
         app.MapAuthApi();
         app.MapConversationsApi();
         app.MapMessagesApi();
         app.MapEventsApi();
         return app;
     }
+
+    public sealed record FeedCounters(int Feeds, int Watchers, int Subscriptions, long WatchersCutOff);
 
     /// <summary>Healthy once a grain call reaches a silo and the store answers.</summary>
     private sealed class ClusterHealthCheck(IGrainFactory grains) : IHealthCheck

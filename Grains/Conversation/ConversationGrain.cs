@@ -17,6 +17,7 @@ namespace ChatGrains.Conversation;
 public sealed partial class ConversationGrain(
     IConversationStore store,
     ReplyGenerator generator,
+    ReplyDrain drain,
     IOptions<ConversationOptions> options,
     TimeProvider clock,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
@@ -66,7 +67,7 @@ public sealed partial class ConversationGrain(
             var (text, _) = active.Buffer.Take();
             if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
             _state.CompleteMessage(active.MessageId, ReplyOutcome.Interrupted);
-            _active = null;
+            EndActiveReply();
             try { await CommitAndPublishAsync(); }
             catch (Exception ex) { logger.LogWarning(ex, "Could not end reply {MessageId} on deactivation", active.MessageId); }
         }
@@ -118,7 +119,8 @@ public sealed partial class ConversationGrain(
 
         var now = clock.GetUtcNow();
         var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now));
-        var replyStatus = state.OpenReplies.Any() ? MessageStatus.Queued : MessageStatus.Streaming;
+        // While this silo drains, a new reply waits for the conversation's next home.
+        var replyStatus = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
         var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", replyStatus, prompt.Message.Id, now));
         var exchange = new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId);
         if (idempotencyKey is not null) state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange));
@@ -169,12 +171,13 @@ public sealed partial class ConversationGrain(
     /// <summary>Starts generating the oldest queued reply, if none is running.</summary>
     private void StartNextReply()
     {
-        if (_active is not null || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
+        if (_active is not null || drain.IsDraining || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
         var history = _state.Messages
             .TakeWhile(m => m.Message.Id != next.Message.Id)
             .Select(m => m.Message)
             .ToList();
         _active = ActiveReply.Start(next.Message.Id, history, generator);
+        drain.ReplyStarted();
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
         {
             KeepAlive = true, // a conversation with a reply in progress stays active
@@ -195,7 +198,7 @@ public sealed partial class ConversationGrain(
         if (outcome is not null)
         {
             _state.CompleteMessage(active.MessageId, outcome);
-            _active = null;
+            EndActiveReply();
         }
         await CommitAndPublishAsync();
         if (outcome is not null) StartNextReply();
@@ -213,7 +216,11 @@ public sealed partial class ConversationGrain(
         {
             // The memory state is now ahead of the store; drop this activation so the next
             // call reloads the truth.
-            _active?.Cancel();
+            if (_active is { } active)
+            {
+                active.Cancel();
+                EndActiveReply();
+            }
             DeactivateOnIdle();
             throw;
         }
@@ -231,6 +238,12 @@ public sealed partial class ConversationGrain(
         {
             LogPublishFailed(ex, commit.Events[0].Id);
         }
+    }
+
+    private void EndActiveReply()
+    {
+        _active = null;
+        drain.ReplyEnded();
     }
 
     private async Task<string> ReadStoredContentAsync(StoredMessage message, CancellationToken cancellationToken)

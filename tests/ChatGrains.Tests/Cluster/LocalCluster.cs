@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ChatGrains.Tests.Api;
+using ChatGrains.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Orleans.Runtime;
+
+namespace ChatGrains.Tests.Cluster;
+
+/// <summary>
+/// The real cluster — Redis, PostgreSQL, three silos and two API hosts as separate processes —
+/// started and stopped with <c>scripts/cluster</c>, the same script a person uses. Tests kill
+/// and restart its processes through the script too.
+/// </summary>
+public sealed class LocalCluster : IAsyncLifetime
+{
+    public const int Silos = 3;
+    private readonly TempDirectory _state = new();
+    private readonly int _base = 20_000 + Random.Shared.Next(0, 400) * 50;
+    private IHost? _orleansClient;
+
+    public Uri Api(int n) => new($"http://127.0.0.1:{_base + 40 + n}");
+
+    public async Task InitializeAsync()
+    {
+        await RunAsync("start");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_orleansClient is not null) await _orleansClient.StopAsync();
+        await RunAsync("stop");
+        _state.Dispose();
+    }
+
+    public Task KillAsync(string role, int n) => RunAsync("kill", role, n.ToString());
+    public Task TerminateAsync(string role, int n) => RunAsync("term", role, n.ToString());
+    public Task StartAsync(string role, int n) => RunAsync("up", role, n.ToString());
+    public async Task StopAllAsync()
+    {
+        // The test's own Orleans client belongs to the cluster being stopped.
+        if (_orleansClient is not null) await _orleansClient.StopAsync();
+        _orleansClient?.Dispose();
+        _orleansClient = null;
+        await RunAsync("stop");
+    }
+    public Task StartAllAsync() => RunAsync("start");
+
+    public async Task<ApiUser> SignInAsync(int apiHost, string name)
+    {
+        var user = new ApiUser(HttpTo(apiHost));
+        await user.SignInAsync(name);
+        return user;
+    }
+
+    public HttpClient HttpTo(int apiHost) => new() { BaseAddress = Api(apiHost), Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>Which silo (1–3) hosts a conversation's grain, asked of the cluster itself.</summary>
+    public async Task<int> SiloHostingAsync(string conversationId)
+    {
+        var client = await OrleansClientAsync();
+        var grain = client.GetGrain<IConversationGrain>(conversationId);
+        var address = await client.GetGrain<IManagementGrain>(0).GetActivationAddress(grain)
+            ?? throw new InvalidOperationException($"Conversation {conversationId} is not active anywhere.");
+        return address.Endpoint.Port - (_base + 10);
+    }
+
+    /// <summary>An API host's feed counters, read from its diagnostics endpoint.</summary>
+    public async Task<JsonElement> FeedCountersAsync(int apiHost)
+    {
+        using var http = HttpTo(apiHost);
+        return JsonDocument.Parse(await http.GetStringAsync("/health/feeds")).RootElement.Clone();
+    }
+
+    private async Task<IClusterClient> OrleansClientAsync()
+    {
+        if (_orleansClient is null)
+        {
+            var builder = Host.CreateApplicationBuilder();
+            builder.UseOrleansClient(c => c
+                .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("chatgrains-local", "chatgrains"))
+                .UseRedisClustering($"127.0.0.1:{_base}"));
+            _orleansClient = builder.Build();
+            await _orleansClient.StartAsync();
+        }
+        return _orleansClient.Services.GetRequiredService<IClusterClient>();
+    }
+
+    private async Task RunAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo(Path.Combine(RepositoryRoot, "scripts", "cluster"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment["CLUSTER_DIR"] = _state.Path;
+        info.Environment["CLUSTER_PORT_BASE"] = _base.ToString();
+        info.Environment["CLUSTER_NO_BUILD"] = "1"; // the test build already built Silo and Api
+        info.Environment["CLUSTER_CONFIGURATION"] = BuildConfiguration;
+        info.Environment["CLUSTER_DRAIN"] = "00:00:30";
+        info.Environment["CLUSTER_TOKENS_PER_SECOND"] = "25";
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"scripts/cluster {string.Join(' ', args)} failed ({process.ExitCode}):\n{await stdout}\n{await stderr}\n{Logs()}");
+    }
+
+    private string Logs() => string.Join("\n", Directory.GetFiles(_state.Path, "*.log").Select(f => $"--- {Path.GetFileName(f)}\n{string.Join('\n', File.ReadLines(f).TakeLast(30))}"));
+
+    private static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ChatGrains.sln"))) dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("ChatGrains.sln not found above the test binaries.");
+        }
+    }
+
+    /// <summary>Debug or Release: the configuration these tests (and so Silo and Api) were built in.</summary>
+    private static string BuildConfiguration =>
+        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)))!;
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<LocalCluster>
+{
+    public const string Name = "cluster";
+}
