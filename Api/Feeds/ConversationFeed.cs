@@ -84,9 +84,8 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 
     /// <summary>
     /// Adds a watcher. With no resume point it gets live events from here on; otherwise the
-    /// events after <paramref name="afterId"/> are queued first if this feed still holds them.
-    /// Returns the id the watcher is at, or null when the watcher must first read events
-    /// from the grain (everything up to this feed's latest id at the time of attaching).
+    /// events after <paramref name="afterId"/> are queued for it first if this feed still
+    /// holds them, else it must read them from the grain (see <see cref="Attachment"/>).
     /// </summary>
     public Attachment Attach(Watcher watcher, long? afterId)
     {
@@ -100,7 +99,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
                 {
                     if (frame.Id > afterId) watcher.Offer(frame);
                 }
-                return new Attachment(_lastId, 0);
+                return new Attachment(afterId.Value, 0);
             }
             return new Attachment(afterId.Value, _lastId);
         }
@@ -252,7 +251,8 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 }
 
 /// <summary>
-/// Where a new watcher stands: it has every event up to <see cref="Position"/> (queued or
-/// replayed), and must read from the grain up to <see cref="BackfillTo"/> when that is greater.
+/// Where a new watcher stands: its client already has every event up to <see cref="Position"/>;
+/// what follows is queued for it, except that it must first read the events up to
+/// <see cref="BackfillTo"/> from the grain when that is greater.
 /// </summary>
 public readonly record struct Attachment(long Position, long BackfillTo);

@@ -71,6 +71,21 @@ public sealed class StreamingTests(ApiServerFixture fixture) : IClassFixture<Api
     }
 
     [Fact]
+    public async Task Resuming_well_behind_a_live_feed_replays_everything_after_the_resume_point()
+    {
+        using var ada = await _server.SignInAsync("Ada");
+        var id = await ada.CreateConversationAsync();
+        await using var keepsTheFeed = await ada.WatchAsync(id, 0);
+        await using (var post = await ada.PostAsync(id, "fill the feed")) await post.ReadToEndAsync();
+        var last = await ada.LastEventIdAsync(id);
+        await keepsTheFeed.ReadUntilAsync(e => e.Id == last);
+
+        await using var late = await ada.WatchAsync(id, lastEventId: 3);
+        while (late.Events.Count == 0 || late.Events[^1].Id < last) await late.NextAsync();
+        Assert.Equal(Enumerable.Range(4, (int)last - 3).Select(i => (long?)i), late.Events.Select(e => e.Id));
+    }
+
+    [Fact]
     public async Task Retried_post_with_the_same_idempotency_key_resumes_and_posts_nothing()
     {
         using var ada = await _server.SignInAsync("Ada");
