@@ -32,7 +32,14 @@ public static class ApiHosting
                 .UseRedisClustering(cluster.Redis!)
                 // Learn of silos that came or went within seconds, not the default minute.
                 .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5))
-                .AddMemoryStreams(ConversationStreams.Provider));
+                .AddMemoryStreams(ConversationStreams.Provider)
+                // Stream subscriptions can be lost with a gateway without any error (dotnet/orleans
+                // #7992): when one goes, every feed catches up from its grain and resubscribes.
+                .AddGatewayCountChangedHandler(sp => (_, e) =>
+                {
+                    if (e.NumberOfConnectedGateways < e.PreviousNumberOfConnectedGateways || e.ConnectionRecovered)
+                        sp.GetRequiredService<FeedHub>().ResyncAll();
+                }));
         }
         else
         {

@@ -16,6 +16,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 {
     private const int Page = 1000;
     private static readonly ConversationEvent WakeUp = new(0, "", "");
+    private static readonly ConversationEvent Resync = new(0, "resync", "");
     private readonly Lock _gate = new();
     private readonly Queue<Frame> _recent = new();
     private readonly HashSet<string> _openReplies = [];
@@ -110,6 +111,12 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         lock (_gate) _watchers = _watchers.Where(w => w != watcher).ToArray();
     }
 
+    /// <summary>
+    /// The cluster connection changed (a gateway was lost): the subscription may be gone
+    /// without a word. Catch up from the grain and subscribe again.
+    /// </summary>
+    public void ResyncNow() => _inbound.Writer.TryWrite(Resync);
+
     /// <summary>A POST just created this event: if it does not arrive soon, ask the grain.</summary>
     public void Expect(long eventId)
     {
@@ -142,6 +149,12 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
                 }
                 while (reader.TryRead(out var e))
                 {
+                    if (ReferenceEquals(e, Resync))
+                    {
+                        await BackfillAsync();
+                        await ResubscribeAsync();
+                        continue;
+                    }
                     if (e.Id <= _lastId) continue;
                     if (e.Id > _lastId + 1)
                     {
@@ -164,13 +177,16 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         }
     }
 
-    /// <summary>True when an event is ready; false when a reply is expected and nothing came within the stall timeout.</summary>
+    /// <summary>
+    /// True when an event is ready; false when nothing came for too long: the stall timeout
+    /// while a reply is expected, else the idle check interval (a last resort for a stream
+    /// that died while nothing was expected).
+    /// </summary>
     private async Task<bool> WaitForEventAsync(ChannelReader<ConversationEvent> reader, CancellationToken cancellationToken)
     {
         var expecting = _replyInProgress || Interlocked.Read(ref _expectedId) > _lastId;
-        if (!expecting) return await reader.WaitToReadAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.StallTimeout);
+        timeout.CancelAfter(expecting ? options.StallTimeout : options.IdleCheckInterval);
         try
         {
             return await reader.WaitToReadAsync(timeout.Token);

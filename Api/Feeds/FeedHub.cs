@@ -38,6 +38,15 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
         return new FeedLease(this, entry);
     }
 
+    /// <summary>Has every feed catch up from its grain and subscribe again (after a gateway was lost).</summary>
+    public void ResyncAll()
+    {
+        lock (_gate)
+        {
+            foreach (var entry in _feeds.Values) entry.Feed.ResyncNow();
+        }
+    }
+
     /// <summary>The feed for a conversation if this host has one (for tests and diagnostics).</summary>
     public ConversationFeed? Find(string conversationId)
     {

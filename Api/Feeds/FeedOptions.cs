@@ -13,6 +13,9 @@ public sealed class FeedOptions
     /// <summary>How long a feed waits, while a reply is in progress, before asking the grain whether it missed something.</summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>How often an idle feed checks with the grain that its stream has not silently died.</summary>
+    public TimeSpan IdleCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long a feed stays subscribed after its last watcher leaves (a reload comes straight back).</summary>
     public TimeSpan UnsubscribeGrace { get; set; } = TimeSpan.FromSeconds(10);
 
