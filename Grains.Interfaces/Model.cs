@@ -37,7 +37,17 @@ public sealed record Message(
     [property: Id(5)] string Status,
     [property: Id(6), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ReplyTo,
     [property: Id(7)] DateTimeOffset CreatedAt,
-    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null);
+    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
+    [property: Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
+
+/// <summary>
+/// The tokens a reply cost: the prompt sent (system prompt and history) and the reply's own, as
+/// the model reported them or, when it did not, counted with the o200k tokenizer.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record Usage(
+    [property: Id(0)] int PromptTokens,
+    [property: Id(1)] int CompletionTokens);
 
 [GenerateSerializer, Immutable]
 public sealed record ConversationSnapshot(

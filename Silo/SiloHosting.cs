@@ -73,14 +73,9 @@ public static class SiloHosting
             .Validate(o => o.DeltaInterval > TimeSpan.Zero && o.RecentEvents > 0 && o.RetainedEvents >= 10_000,
                 "Conversation: DeltaInterval must be positive, RecentEvents positive, RetainedEvents at least 10000.")
             .ValidateOnStart();
-        services.AddOptions<GeneratorOptions>().Bind(config.GetSection(GeneratorOptions.SectionName))
-            .Validate(o => o.Provider.Equals("Embedded", StringComparison.OrdinalIgnoreCase),
-                "Generator:Provider: only 'Embedded' is available in this build.")
-            .ValidateOnStart();
-
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IChatClient, EmbeddedChatClient>();
-        services.AddSingleton<ReplyGenerator>();
+        // The model behind the replies (Generator:Provider), its settings checked at start.
+        services.AddReplyGenerator(config.GetSection(GeneratorOptions.SectionName));
         services.AddSingleton<ReplyDrain>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
         if (cluster.Postgres is { } postgres)

@@ -112,9 +112,9 @@ public sealed class ConversationState
     public void CompleteMessage(string messageId, ReplyOutcome outcome)
     {
         var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
-        var message = current.Message with { Status = outcome.Status, Error = outcome.Error };
+        var message = current.Message with { Status = outcome.Status, Error = outcome.Error, Usage = outcome.Usage };
         var completed = Emit(EventTypes.MessageCompleted,
-            new MessageCompletedData(messageId, outcome.Status, message.Content, outcome.Error),
+            new MessageCompletedData(messageId, outcome.Status, message.Content, outcome.Error, outcome.Usage),
             ChatJson.Wire.MessageCompletedData);
         Put(new StoredMessage(message, current.CreatedEventId, completed.Id), record: true);
     }

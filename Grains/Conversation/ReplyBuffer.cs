@@ -43,8 +43,11 @@ public sealed class ReplyBuffer
     }
 }
 
-/// <summary>How a reply's generation ended: a final message status and, if it failed, why.</summary>
-public sealed record ReplyOutcome(string Status, string? Error = null)
+/// <summary>
+/// How a reply's generation ended: a final message status, if it failed, why, and the tokens it
+/// cost when known (not for a reply stopped by a user or interrupted by a crash).
+/// </summary>
+public sealed record ReplyOutcome(string Status, string? Error = null, Usage? Usage = null)
 {
     public static readonly ReplyOutcome Completed = new(MessageStatus.Complete);
     public static readonly ReplyOutcome Cancelled = new(MessageStatus.Cancelled);

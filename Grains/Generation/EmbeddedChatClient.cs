@@ -21,10 +21,6 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     public const string ProviderName = "embedded";
     public const string ModelId = "chatgrains-embedded";
 
-    // Loading the o200k vocabulary takes a noticeable moment and the tokenizer is thread-safe,
-    // so the whole process shares one.
-    private static readonly Lazy<TiktokenTokenizer> Tokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
-
     private readonly double _tokensPerSecond = generatorOptions.Value.TokensPerSecond;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly ChatClientMetadata _metadata = new(ProviderName, providerUri: null, defaultModelId: ModelId);
@@ -72,7 +68,7 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
             sentences++;
             reply = Assemble(opening, echo, body.AsSpan(0, sentences), heading, bullets, closing);
         }
-        while (sentences < body.Length && Tokenizer.Value.CountTokens(reply) < targetTokens);
+        while (sentences < body.Length && TokenCounter.Count(reply) < targetTokens);
         return reply;
     }
 
@@ -83,7 +79,7 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     /// </summary>
     internal static List<string> SplitIntoTokens(string text)
     {
-        var tokenizer = Tokenizer.Value;
+        var tokenizer = TokenCounter.Tokenizer;
         var pieces = new List<string>();
         var pending = new List<int>();
         var buffer = new char[256];

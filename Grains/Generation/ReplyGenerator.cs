@@ -1,48 +1,99 @@
+using System.Text;
 using ChatGrains.Conversation;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ChatGrains.Generation;
 
 /// <summary>
-/// Runs one reply: turns the conversation so far into chat messages, streams the model's
-/// answer through <see cref="IChatClient"/> into a <see cref="ReplyBuffer"/>, and records
-/// how it ended. It never throws: every ending is an outcome the grain publishes.
+/// Runs one reply: shows the model the conversation so far (<see cref="ChatContext"/>), streams
+/// its answer through <see cref="IChatClient"/> into a <see cref="ReplyBuffer"/>, and records how
+/// it ended and what it cost. It never throws: every ending is an outcome the grain publishes.
+/// A model that stays silent for <see cref="GeneratorOptions.IdleTimeout"/> — before its first
+/// token or between two — is cut off, so a reply never hangs; text already streamed is kept.
 /// </summary>
-public sealed class ReplyGenerator(IChatClient chatClient, ILogger<ReplyGenerator> logger)
+public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<GeneratorOptions> options, ILogger<ReplyGenerator> logger)
 {
+    private readonly GeneratorOptions _options = options.Value;
+    private readonly ChatContext _context = new(options.Value.SystemPrompt, options.Value.MaxContextTokens);
+    private readonly ModelFailure _failure = new(options.Value);
+
     public async Task RunAsync(IReadOnlyList<Message> history, ReplyBuffer buffer, CancellationToken cancellationToken)
     {
+        var text = new StringBuilder();
+        var started = false;
+        var finished = false;
+        UsageDetails? reported = null;
+        ChatWindow? window = null;
+        // Cancelled by the caller (stop) or by silence; each update pushes the deadline back.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            var messages = ToChatMessages(history);
-            await foreach (var update in chatClient.GetStreamingResponseAsync(messages, cancellationToken: cancellationToken))
+            window = _context.Build(history);
+            if (window.Omitted > 0) LogTrimmed(window.Omitted, window.Tokens);
+            idle.CancelAfter(_options.IdleTimeout);
+            await foreach (var update in chatClient.GetStreamingResponseAsync(window.Messages, cancellationToken: idle.Token).WithCancellation(idle.Token))
             {
-                buffer.Append(update.Text);
+                idle.CancelAfter(_options.IdleTimeout);
+                started = true;
+                finished |= update.FinishReason is not null;
+                foreach (var usage in update.Contents.OfType<UsageContent>()) reported = usage.Details;
+                var piece = update.Text;
+                if (piece.Length == 0) continue;
+                buffer.Append(piece);
+                text.Append(piece);
             }
-            buffer.Complete(ReplyOutcome.Completed);
+
+            // Some clients end the stream quietly on cancellation instead of throwing.
+            if (cancellationToken.IsCancellationRequested) End(buffer, ReplyOutcome.Cancelled, text, reported, window, started);
+            else if (idle.IsCancellationRequested) Fail(buffer, started ? _failure.IdleMidReply() : _failure.IdleBeforeFirstToken(), text, reported, window, started, null);
+            else if (!finished) Fail(buffer, ModelFailure.EndedEarly(), text, reported, window, started, null);
+            else End(buffer, ReplyOutcome.Completed, text, reported, window, started);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
-            buffer.Complete(ReplyOutcome.Cancelled);
+            End(buffer, ReplyOutcome.Cancelled, text, reported, window, started);
+        }
+        catch (Exception ex) when (idle.IsCancellationRequested)
+        {
+            Fail(buffer, started ? _failure.IdleMidReply() : _failure.IdleBeforeFirstToken(), text, reported, window, started, ex);
         }
         catch (Exception ex)
         {
-            logger.LogWarning(ex, "Reply generation failed");
-            buffer.Complete(new ReplyOutcome(MessageStatus.Failed, $"The model failed: {ex.Message}"));
+            Fail(buffer, _failure.Describe(ex, midReply: started), text, reported, window, started, ex);
         }
     }
 
+    private void Fail(ReplyBuffer buffer, string error, StringBuilder text, UsageDetails? reported, ChatWindow? window, bool started, Exception? ex)
+    {
+        // The exception itself is not logged: its message may quote a server's answer, which
+        // can echo request details. Its type is enough to tell the cases apart.
+        LogFailed(error, ex?.GetType().Name ?? "none");
+        End(buffer, new ReplyOutcome(MessageStatus.Failed, error), text, reported, window, started);
+    }
+
     /// <summary>
-    /// The conversation as the model sees it: finished messages in order, each user prompt
-    /// carrying its author's name, since several people share a conversation.
+    /// Completes the reply with its usage: the provider's figures where it gave them, else
+    /// counted. A request that never got an answer cost nothing that can be known, so it has none.
     /// </summary>
-    public static List<ChatMessage> ToChatMessages(IReadOnlyList<Message> history) =>
-        history
-            .Where(m => m.Role == Roles.User || (m.Status == MessageStatus.Complete && m.Content.Length > 0))
-            .Select(m => new ChatMessage(m.Role == Roles.User ? ChatRole.User : ChatRole.Assistant, m.Content)
-            {
-                AuthorName = m.Role == Roles.User ? m.AuthorName : null,
-            })
-            .ToList();
+    private static void End(ReplyBuffer buffer, ReplyOutcome outcome, StringBuilder text, UsageDetails? reported, ChatWindow? window, bool started)
+    {
+        Usage? usage = null;
+        if (started && window is not null)
+        {
+            usage = new Usage(
+                ToInt(reported?.InputTokenCount) ?? window.Tokens,
+                ToInt(reported?.OutputTokenCount) ?? TokenCounter.Count(text.ToString()));
+        }
+        buffer.Complete(outcome with { Usage = usage });
+    }
+
+    private static int? ToInt(long? count) => count is { } c ? (int)Math.Clamp(c, 0, int.MaxValue) : null;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reply failed: {Error} ({ExceptionType})")]
+    private partial void LogFailed(string error, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Left the {Omitted} oldest messages out of the model's context; sending {Tokens} tokens")]
+    private partial void LogTrimmed(int omitted, int tokens);
 }
