@@ -107,6 +107,7 @@ public static class ApiHosting
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseChatPage();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();

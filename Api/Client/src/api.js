@@ -1,0 +1,109 @@
+// The HTTP API as the page uses it (../../../shared/CONTRACT.md): JSON in, JSON or
+// problem+json out, the guest token on every call.
+
+/** A refusal from the API, carrying the problem+json `detail` when there is one. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `The server answered ${status}.`);
+    this.status = status;
+  }
+}
+
+/** Waits for the n-th retry: 0.5 s, 1 s, 2 s, … up to 10 s, with jitter so tabs do not retry in step. */
+export function backoff(attempt) {
+  const base = Math.min(10_000, 500 * 2 ** attempt);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+export const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fresh Idempotency-Key. `crypto.randomUUID` exists only in secure contexts (https, localhost). */
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const transient = (status) => status === 429 || status >= 500;
+
+export async function signInAsGuest(name) {
+  const response = await fetch('/api/auth/guest', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  return readBody(response);
+}
+
+async function readBody(response) {
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+export class Api {
+  /** @param {{token: string}} session @param {() => void} onUnauthorized called when the token is refused */
+  constructor(session, onUnauthorized) {
+    this.session = session;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  get authorization() {
+    return `Bearer ${this.session.token}`;
+  }
+
+  async request(method, path, body, headers = {}) {
+    const response = await fetch(path, {
+      method,
+      headers: {
+        authorization: this.authorization,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401) this.onUnauthorized();
+    return readBody(response);
+  }
+
+  conversations = () => this.request('GET', '/api/conversations');
+  createConversation = (title) => this.request('POST', '/api/conversations', title ? { title } : {});
+  snapshot = (id) => this.request('GET', `/api/conversations/${encodeURIComponent(id)}`);
+  invite = (id) => this.request('POST', `/api/conversations/${encodeURIComponent(id)}/invites`);
+  join = (id, inviteToken) => this.request('POST', `/api/conversations/${encodeURIComponent(id)}/members`, { inviteToken });
+  cancel = (id, messageId) =>
+    this.request('POST', `/api/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/cancel`);
+
+  /**
+   * Posts a prompt and answers once the service has it (202). The reply itself arrives on the
+   * conversation's watch stream, which every tab already has. A lost connection or a 429/5xx is
+   * retried with the same Idempotency-Key, so a prompt is never posted twice.
+   */
+  async postPrompt(id, content) {
+    const key = newKey();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request('POST', `/api/conversations/${encodeURIComponent(id)}/messages`, { content }, {
+          accept: 'application/json',
+          'idempotency-key': key,
+        });
+      } catch (error) {
+        const retriable = !(error instanceof ApiError) || transient(error.status);
+        if (!retriable || attempt >= 8) throw error;
+        await delay(backoff(attempt));
+      }
+    }
+  }
+
+  /** Snapshot reads retry the same way: a tab that is resyncing should not give up on a blip. */
+  async snapshotWithRetry(id) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.snapshot(id);
+      } catch (error) {
+        if (error instanceof ApiError && !transient(error.status)) throw error;
+        await delay(backoff(attempt));
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// One conversation as this tab knows it: a snapshot, then the events after it applied strictly
+// in id order. Ids are consecutive, so an id at or below the last applied one is a duplicate
+// (a replay overlapping what we have, or a second copy from another tab) and an id further on
+// than the next one means something was missed: the caller reloads the snapshot.
+
+export class ConversationState {
+  constructor(snapshot) {
+    this.load(snapshot);
+  }
+
+  load(snapshot) {
+    this.id = snapshot.id;
+    this.title = snapshot.title;
+    this.members = snapshot.members.map((m) => ({ ...m }));
+    this.messages = new Map(snapshot.messages.map((m) => [m.id, { ...m }]));
+    this.lastEventId = snapshot.lastEventId;
+  }
+
+  /** @returns {'applied' | 'duplicate' | 'gap'} */
+  apply({ id, type, data }) {
+    if (id <= this.lastEventId) return 'duplicate';
+    if (id !== this.lastEventId + 1) return 'gap';
+    switch (type) {
+      case 'message.created':
+        this.messages.set(data.message.id, { ...data.message });
+        break;
+      case 'message.delta': {
+        const message = this.messages.get(data.messageId);
+        if (message) {
+          message.content += data.delta;
+          if (message.status === 'queued') message.status = 'streaming';
+        }
+        break;
+      }
+      case 'message.completed': {
+        const message = this.messages.get(data.messageId);
+        if (message) Object.assign(message, { status: data.status, content: data.content, error: data.error });
+        break;
+      }
+      case 'member.joined':
+        if (!this.members.some((m) => m.userId === data.userId)) this.members.push({ userId: data.userId, name: data.name });
+        break;
+    }
+    this.lastEventId = id;
+    return 'applied';
+  }
+
+  /** The reply the Stop button stops: the one streaming, else the first one waiting. */
+  get activeReply() {
+    let queued = null;
+    for (const m of this.messages.values()) {
+      if (m.role !== 'assistant') continue;
+      if (m.status === 'streaming') return m;
+      if (m.status === 'queued') queued ??= m;
+    }
+    return queued;
+  }
+}
