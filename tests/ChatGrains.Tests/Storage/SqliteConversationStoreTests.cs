@@ -1,205 +1,28 @@
+using System.Data.Common;
 using ChatGrains.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace ChatGrains.Tests.Storage;
 
-/// <summary>The SQLite store against real database files in a temporary directory.</summary>
-public sealed class SqliteConversationStoreTests : IAsyncLifetime
+/// <summary>The SQLite store against a real database file in a temporary directory.</summary>
+public sealed class SqliteConversationStoreTests : ConversationStoreContract<SqliteConversationStore>
 {
-    // An offset and sub-millisecond ticks on purpose: times must come back as the same instant.
-    private static readonly DateTimeOffset T0 = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_567);
-
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "chatgrains-store-" + Guid.NewGuid().ToString("N"));
-    private SqliteStoreOptions Options => new() { DataSource = Path.Combine(_directory, "nested", "chat.db") };
-    private SqliteConversationStore _store = null!;
 
-    public async Task InitializeAsync() => _store = await OpenStoreAsync();
-
-    public async Task DisposeAsync()
+    protected override async Task<SqliteConversationStore> OpenStoreAsync()
     {
-        await _store.DisposeAsync();
-        Directory.Delete(_directory, recursive: true);
-    }
-
-    [Fact]
-    public async Task Unknown_conversation_loads_as_null()
-    {
-        Assert.Null(await _store.LoadAsync("nope"));
-    }
-
-    [Fact]
-    public async Task Created_conversation_round_trips_with_members_messages_invites_and_keys()
-    {
-        var prompt = UserMessage("m1", "hello");
-        var reply = new Message("m2", Roles.Assistant, "bot", "Bot", "", MessageStatus.Queued, "m1", T0.AddSeconds(1));
-        var commit = Create("c1", lastEventId: 3) with
-        {
-            Events = [Event(1), Event(2), Event(3)],
-            Members = [new Member("alice", "Alice"), new Member("bob", "Bob")],
-            Messages = [new StoredMessage(reply, 3, 0), new StoredMessage(prompt, 2, 0)],
-            Invites = [new Invite("tok", "alice", T0)],
-            IdempotencyKeys = [new IdempotencyRecord("alice", "k1", "hash", new PostReceiptIds("m1", "m2", 2))],
-        };
-
-        await _store.CommitAsync(commit);
-        var stored = await _store.LoadAsync("c1");
-
-        Assert.NotNull(stored);
-        Assert.Equal(new ConversationInfo("c1", "Title c1", "alice", T0), stored.Info);
-        Assert.Equal([new Member("alice", "Alice"), new Member("bob", "Bob")], stored.Members);
-        Assert.Equal([new StoredMessage(prompt, 2, 0), new StoredMessage(reply, 3, 0)], stored.Messages);
-        Assert.Equal([new Invite("tok", "alice", T0)], stored.Invites);
-        Assert.Equal(commit.IdempotencyKeys, stored.IdempotencyKeys);
-        Assert.Equal(3, stored.LastEventId);
-        Assert.Equal(T0, stored.LastActivityAt);
-        Assert.Equal(1, stored.FirstStoredEventId);
-    }
-
-    [Fact]
-    public async Task Completing_a_message_replaces_its_row_and_moves_the_log_head()
-    {
-        var reply = new Message("m2", Roles.Assistant, "bot", "Bot", "", MessageStatus.Streaming, "m1", T0);
-        await _store.CommitAsync(Create("c1", lastEventId: 1) with { Events = [Event(1)], Messages = [new StoredMessage(reply, 1, 0)] });
-
-        var done = reply with { Content = "Hi there", Status = MessageStatus.Failed, Error = "cut off" };
-        await _store.CommitAsync(Next("c1", lastEventId: 2) with { Events = [Event(2)], Messages = [new StoredMessage(done, 1, 2)] });
-
-        var stored = await _store.LoadAsync("c1");
-        Assert.Equal([new StoredMessage(done, 1, 2)], stored!.Messages);
-        Assert.Equal(2, stored.LastEventId);
-        Assert.Equal(T0.AddMinutes(1), stored.LastActivityAt);
-    }
-
-    [Fact]
-    public async Task Events_are_read_after_an_id_in_order_up_to_the_limit()
-    {
-        await _store.CommitAsync(Create("c1", lastEventId: 10) with { Events = [.. Enumerable.Range(1, 10).Select(i => Event(i))] });
-        await _store.CommitAsync(Create("other", lastEventId: 10) with { Events = [.. Enumerable.Range(1, 10).Select(i => Event(i))] });
-
-        var page = await _store.ReadEventsAsync("c1", afterId: 4, max: 3);
-
-        Assert.Equal([Event(5), Event(6), Event(7)], page);
-        Assert.Empty(await _store.ReadEventsAsync("c1", afterId: 10, max: 3));
-    }
-
-    [Fact]
-    public async Task Duplicate_event_id_is_rejected_and_stores_nothing_of_that_commit()
-    {
-        await _store.CommitAsync(Create("c1", lastEventId: 2) with { Events = [Event(1), Event(2)] });
-        await _store.CommitAsync(Create("c2", lastEventId: 0));
-
-        // A large commit first keeps the writer busy, so the next two are queued behind it
-        // and share one batch: the faulty one must not take its neighbour down with it.
-        var busy = _store.CommitAsync(Create("c3", lastEventId: 5000) with { Events = [.. Enumerable.Range(1, 5000).Select(i => Event(i))] });
-        var faulty = _store.CommitAsync(Next("c1", lastEventId: 3) with
-        {
-            Events = [Event(3), Event(2)],
-            Messages = [new StoredMessage(UserMessage("m9", "lost"), 3, 0)],
-        });
-        var good = _store.CommitAsync(Next("c2", lastEventId: 1) with { Events = [Event(1)] });
-
-        await Assert.ThrowsAsync<SqliteException>(() => faulty);
-        await busy;
-        await good;
-
-        var c1 = await _store.LoadAsync("c1");
-        Assert.Equal(2, c1!.LastEventId);
-        Assert.Empty(c1.Messages);
-        Assert.Equal([Event(1), Event(2)], await _store.ReadEventsAsync("c1", 0, 100));
-        Assert.Equal(1, (await _store.LoadAsync("c2"))!.LastEventId);
-    }
-
-    [Fact]
-    public async Task Commit_to_a_conversation_that_was_never_created_fails()
-    {
-        await Assert.ThrowsAsync<InvalidOperationException>(() => _store.CommitAsync(Next("ghost", lastEventId: 1) with { Events = [Event(1)] }));
-        Assert.Empty(await _store.ReadEventsAsync("ghost", 0, 10));
-    }
-
-    [Fact]
-    public async Task Pruning_deletes_older_events_and_moves_the_first_stored_id()
-    {
-        await _store.CommitAsync(Create("c1", lastEventId: 5) with { Events = [.. Enumerable.Range(1, 5).Select(i => Event(i))] });
-
-        await _store.CommitAsync(Next("c1", lastEventId: 6) with { Events = [Event(6)], PruneEventsBefore = 4 });
-
-        Assert.Equal([Event(4), Event(5), Event(6)], await _store.ReadEventsAsync("c1", 0, 100));
-        Assert.Equal(4, (await _store.LoadAsync("c1"))!.FirstStoredEventId);
-
-        await _store.CommitAsync(Next("c1", lastEventId: 6) with { PruneEventsBefore = 7 });
-        Assert.Equal(7, (await _store.LoadAsync("c1"))!.FirstStoredEventId);
-    }
-
-    [Fact]
-    public async Task Listing_shows_only_the_users_conversations_most_recent_activity_first()
-    {
-        await _store.CommitAsync(Create("old", lastEventId: 0) with { Members = [new Member("alice", "Alice")] });
-        await _store.CommitAsync(Create("new", lastEventId: 0) with { Members = [new Member("alice", "Alice")], LastActivityAt = T0.AddHours(1) });
-        await _store.CommitAsync(Create("bobs", lastEventId: 0) with { Members = [new Member("bob", "Bob")], LastActivityAt = T0.AddHours(2) });
-        // Activity in "old" after "new" was created moves it back to the top.
-        await _store.CommitAsync(Next("old", lastEventId: 1) with { Events = [Event(1)], LastActivityAt = T0.AddHours(3) });
-
-        var list = await _store.ListForUserAsync("alice");
-
-        Assert.Equal(["old", "new"], list.Select(s => s.Id));
-        Assert.Equal(new ConversationSummary("old", "Title old", "alice", T0, T0.AddHours(3)), list[0]);
-        Assert.Empty(await _store.ListForUserAsync("carol"));
-    }
-
-    [Fact]
-    public async Task A_new_store_on_the_same_file_sees_everything_committed_before_shutdown()
-    {
-        await _store.CommitAsync(Create("c1", lastEventId: 2) with { Events = [Event(1), Event(2)], Members = [new Member("alice", "Alice")] });
-        await _store.DisposeAsync();
-
-        _store = await OpenStoreAsync();
-
-        Assert.Equal(2, (await _store.LoadAsync("c1"))!.LastEventId);
-        Assert.Equal([Event(1), Event(2)], await _store.ReadEventsAsync("c1", 0, 100));
-        Assert.Single(await _store.ListForUserAsync("alice"));
-    }
-
-    [Fact]
-    public async Task Two_hundred_concurrent_commits_from_twenty_conversations_all_land()
-    {
-        var ids = Enumerable.Range(0, 20).Select(i => $"c{i}").ToArray();
-        await Task.WhenAll(ids.Select(id => _store.CommitAsync(Create(id, lastEventId: 0))));
-
-        // Queued without waiting, as grains do across conversations; each conversation's own
-        // commits are queued in order, as one grain would issue them.
-        var commits = new List<Task>();
-        for (var round = 0; round < 10; round++)
-        {
-            foreach (var id in ids)
-            {
-                var events = Enumerable.Range(round * 5 + 1, 5).Select(i => Event(i)).ToList();
-                commits.Add(_store.CommitAsync(Next(id, lastEventId: events[^1].Id) with { Events = events }));
-            }
-        }
-        await Task.WhenAll(commits);
-
-        foreach (var id in ids)
-        {
-            Assert.Equal(50, (await _store.LoadAsync(id))!.LastEventId);
-            Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), (await _store.ReadEventsAsync(id, 0, 100)).Select(e => e.Id));
-        }
-    }
-
-    private async Task<SqliteConversationStore> OpenStoreAsync()
-    {
-        var store = new SqliteConversationStore(Options);
+        // A nested path on purpose: the store creates the file's directory.
+        var store = new SqliteConversationStore(new SqliteStoreOptions { DataSource = Path.Combine(_directory, "nested", "chat.db") });
         await store.InitializeAsync();
         return store;
     }
 
-    private static ConversationCommit Create(string id, long lastEventId) =>
-        new(id, new ConversationInfo(id, $"Title {id}", "alice", T0), [], [], [], [], [], lastEventId, T0);
+    protected override bool IsDuplicateKey(DbException error) =>
+        error is SqliteException { SqliteExtendedErrorCode: 1555 }; // SQLITE_CONSTRAINT_PRIMARYKEY
 
-    private static ConversationCommit Next(string id, long lastEventId) =>
-        new(id, null, [], [], [], [], [], lastEventId, T0.AddMinutes(1));
-
-    private static ConversationEvent Event(long id) => new(id, EventTypes.MessageDelta, $$"""{"n":{{id}}}""");
-
-    private static Message UserMessage(string id, string content) =>
-        new(id, Roles.User, "alice", "Alice", content, MessageStatus.Complete, null, T0);
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
 }

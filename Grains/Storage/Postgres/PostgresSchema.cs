@@ -1,0 +1,135 @@
+using Npgsql;
+
+namespace ChatGrains.Storage;
+
+/// <summary>
+/// The PostgreSQL schema as numbered migrations. The <c>schema_version</c> table records each
+/// one applied, so the list is append-only: never edit a migration that has shipped, add the
+/// next one instead.
+/// </summary>
+internal static class PostgresSchema
+{
+    // Any fixed number, the same in every silo: the transaction-scoped advisory lock on it
+    // makes silos that start together apply the migrations one after the other.
+    private const long MigrationLock = 0x4368_6174_4772_6e73; // "ChatGrns"
+
+    private static readonly string[] Migrations =
+    [
+        // 1: the initial schema, the same tables as SQLite's. Keys are COLLATE "C" so text
+        // compares byte by byte, as in SQLite (ListForUserAsync breaks ties on id), and index
+        // lookups skip locale rules. The seq columns stand in for SQLite's rowid: insertion
+        // order, which is the order members, messages (after their event id), invites and
+        // keys are read back in. Times are timestamptz, which keeps microseconds (SQLite keeps
+        // ticks).
+        """
+        CREATE TABLE conversations (
+            id               text COLLATE "C" NOT NULL PRIMARY KEY,
+            title            text NOT NULL,
+            owner_id         text COLLATE "C" NOT NULL,
+            created_at       timestamptz NOT NULL,
+            last_activity_at timestamptz NOT NULL,
+            last_event_id    bigint NOT NULL
+        );
+
+        CREATE TABLE members (
+            conversation_id text COLLATE "C" NOT NULL,
+            user_id         text COLLATE "C" NOT NULL,
+            name            text NOT NULL,
+            joined_at       timestamptz NOT NULL,
+            seq             bigint GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (conversation_id, user_id)
+        );
+        CREATE INDEX members_by_user ON members (user_id, conversation_id);
+
+        CREATE TABLE messages (
+            conversation_id    text COLLATE "C" NOT NULL,
+            id                 text COLLATE "C" NOT NULL,
+            created_event_id   bigint NOT NULL,
+            completed_event_id bigint NOT NULL,
+            role               text NOT NULL,
+            author_id          text NOT NULL,
+            author_name        text NOT NULL,
+            content            text NOT NULL,
+            status             text NOT NULL,
+            reply_to           text,
+            created_at         timestamptz NOT NULL,
+            error              text,
+            seq                bigint GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (conversation_id, id)
+        );
+
+        -- The primary key is the final guard that an event id is never used twice. data is
+        -- text, not jsonb: it is the event's JSON exactly as clients receive it, and jsonb
+        -- would reorder its keys.
+        CREATE TABLE events (
+            conversation_id text COLLATE "C" NOT NULL,
+            id              bigint NOT NULL,
+            type            text NOT NULL,
+            data            text NOT NULL,
+            PRIMARY KEY (conversation_id, id)
+        );
+
+        CREATE TABLE invites (
+            conversation_id text COLLATE "C" NOT NULL,
+            token           text COLLATE "C" NOT NULL,
+            created_by      text NOT NULL,
+            created_at      timestamptz NOT NULL,
+            seq             bigint GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (conversation_id, token)
+        );
+
+        CREATE TABLE idempotency_keys (
+            conversation_id      text COLLATE "C" NOT NULL,
+            user_id              text COLLATE "C" NOT NULL,
+            key                  text COLLATE "C" NOT NULL,
+            content_hash         text NOT NULL,
+            user_message_id      text NOT NULL,
+            assistant_message_id text NOT NULL,
+            event_id             bigint NOT NULL,
+            seq                  bigint GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (conversation_id, user_id, key)
+        );
+        """,
+    ];
+
+    /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>
+    public static async Task ApplyAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Taken before anything is read, and held until commit or rollback; a silo that waited
+        // for it then sees the version the first one wrote.
+        await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLock})", cancellationToken);
+        await ExecuteAsync(connection, """
+            CREATE TABLE IF NOT EXISTS schema_version (
+                version    integer NOT NULL PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """, cancellationToken);
+
+        await using (var command = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM schema_version", connection))
+        {
+            var version = Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
+            if (version > Migrations.Length)
+            {
+                throw new InvalidOperationException(
+                    $"The database is at schema version {version}, newer than this build knows ({Migrations.Length}).");
+            }
+
+            for (var i = version; i < Migrations.Length; i++)
+            {
+                // PostgreSQL's DDL is transactional: a failed migration leaves no half-made tables.
+                await ExecuteAsync(connection, $"{Migrations[i]}\nINSERT INTO schema_version (version) VALUES ({i + 1});", cancellationToken);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
