@@ -34,7 +34,11 @@ export class ConversationState {
       }
       case 'message.completed': {
         const message = this.messages.get(data.messageId);
-        if (message) Object.assign(message, { status: data.status, content: data.content, error: data.error });
+        if (!message) break;
+        // A reply's text is the concatenation of its deltas; differing here would mean an event was
+        // applied twice or missed. The final text wins, and the mistake is reported.
+        if (message.content !== data.content) console.error(`ChatGrains: reply ${message.id} streamed other text than its final text.`);
+        Object.assign(message, { status: data.status, content: data.content, error: data.error });
         break;
       }
       case 'member.joined':

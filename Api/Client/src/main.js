@@ -126,7 +126,7 @@ function closeConversation() {
   open = null;
   $('conversation').hidden = true;
   $('nothing-open').hidden = false;
-  $('invite-panel').hidden = true;
+  showInvitePanel(false);
 }
 
 function openConversation(id) {
@@ -209,6 +209,7 @@ $('composer').addEventListener('submit', async (e) => {
   if (!open || !content.trim()) return;
   prompt.value = '';
   $('send').disabled = true;
+  $('conversation-error').hidden = true;
   try {
     await api.postPrompt(open.id, content);
   } catch (err) {
@@ -230,15 +231,25 @@ $('stop').addEventListener('click', async () => {
   }
 });
 
+// The Invite button opens the panel with a fresh link, and closes it again.
 $('invite').addEventListener('click', async () => {
+  if (!$('invite-panel').hidden) {
+    showInvitePanel(false);
+    return;
+  }
   const { inviteToken } = await api.invite(open.id);
   const link = new URL(location.href);
   link.hash = `join=${open.id}.${inviteToken}`;
   $('invite-link').value = link.href;
   $('copy-result').textContent = '';
-  $('invite-panel').hidden = false;
+  showInvitePanel(true);
   $('invite-link').select();
 });
+
+function showInvitePanel(show) {
+  $('invite-panel').hidden = !show;
+  $('invite').setAttribute('aria-expanded', String(show));
+}
 
 $('copy-invite').addEventListener('click', async () => {
   const input = $('invite-link');

@@ -1,0 +1,47 @@
+using ChatGrains.Tests.Api;
+using Microsoft.Playwright;
+
+namespace ChatGrains.Tests.Web;
+
+/// <summary>
+/// The real service, with replies paced slowly enough (20 tokens/s, so 6–10 s a reply) that a
+/// test can act while one streams, and the machine's Chromium driven by Playwright.
+/// </summary>
+public sealed class WebFixture : ApiServerFixture, IAsyncLifetime
+{
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Generator:TokensPerSecond"] = "20",
+    };
+
+    public async Task InitializeAsync()
+    {
+        // A reply takes up to ~10 s; expectations wait on conditions, never on time.
+        Assertions.SetDefaultExpectTimeout(30_000);
+        _playwright = await Playwright.CreateAsync();
+        // Playwright cannot download its own browser here: use the distribution's Chromium.
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = "/usr/bin/chromium",
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+    }
+
+    /// <summary>A fresh browser profile (its own cookies, storage and connection pool): one person's browser.</summary>
+    public Task<IBrowserContext> NewBrowserAsync(int width = 1280, int height = 800) => Browser.NewContextAsync(new BrowserNewContextOptions
+    {
+        BaseURL = Server.BaseAddress.ToString(),
+        ViewportSize = new ViewportSize { Width = width, Height = height },
+        Permissions = ["clipboard-read", "clipboard-write"],
+    });
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null) await Browser.CloseAsync();
+        _playwright?.Dispose();
+    }
+}
