@@ -12,7 +12,7 @@ public sealed class FastHeartbeatFixture : ApiServerFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Feeds:HeartbeatInterval"] = "00:00:00.400",
-        ["Feeds:WatcherBuffer"] = "16",
+        ["Feeds:WatcherBuffer"] = "64",
         ["Generator:TokensPerSecond"] = "0",
     };
 
@@ -75,7 +75,7 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
         // Large prompts fill the stalled connection's socket and queue quickly.
         var big = new string('x', 30_000);
         var replies = new List<string>();
-        for (var i = 0; i < 12; i++)
+        for (var i = 0; i < 30; i++)
             replies.Add((await ada.PostAcceptedAsync(id, $"{i} {big}")).GetProperty("assistantMessageId").GetString()!);
 
         foreach (var reply in replies)
