@@ -75,7 +75,7 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
     }
 
     [Fact]
-    public async Task Ten_tabs_of_one_conversation_in_one_browser_all_stream_the_reply()
+    public async Task Ten_tabs_of_one_conversation_in_one_browser_all_stream_the_reply_even_when_the_streaming_tab_closes()
     {
         var browser = await NewBrowserAsync();
         var first = await OpenAsync(browser);
@@ -91,6 +91,12 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
         foreach (var tab in tabs) await Expect(tab.StreamingReplyWithText).ToBeVisibleAsync();
         // …through a single watch stream that the tabs share (the browser allows 6 connections per host).
         await Eventually.Until(WatchersAsync, n => n == 1, TimeSpan.FromSeconds(10), "the ten tabs hold one watch stream");
+
+        // The first tab holds the stream (it opened the conversation first). When it closes mid-reply,
+        // another tab takes over from the last event it applied, and every tab still gets every word.
+        await first.Page.CloseAsync();
+        tabs.Remove(first);
+        Assert.Equal("streaming", await tabs[0].Replies.Last.GetAttributeAsync("data-status"));
         var texts = new List<string>();
         foreach (var tab in tabs) texts.Add(await tab.FinalTextAsync(tab.Replies.Last));
         Assert.Single(texts.Distinct());
