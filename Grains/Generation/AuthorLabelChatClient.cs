@@ -24,8 +24,13 @@ public sealed class AuthorLabelChatClient(IChatClient inner) : DelegatingChatCli
         foreach (var c in (authorName ?? "").Trim())
         {
             if (name.Length == MaxNameLength) break;
-            if (c is '[' or ']' || char.IsControl(c)) continue;
-            name.Append(char.IsWhiteSpace(c) ? ' ' : c);
+            if (c is '[' or ']') continue;
+            if (char.IsWhiteSpace(c) || char.IsControl(c))
+            {
+                if (name.Length > 0 && name[^1] != ' ') name.Append(' ');
+                continue;
+            }
+            name.Append(c);
         }
         var clean = name.ToString().Trim();
         return $"[{(clean.Length == 0 ? "someone" : clean)}] ";
