@@ -5,13 +5,16 @@ namespace ChatGrains;
 /// <summary>
 /// One numbered change to a conversation, as it travels on the Orleans stream and is
 /// stored in the log. <see cref="Data"/> is the event's JSON, serialized once by the grain
-/// so that no host or watcher serializes it again.
+/// so that no host or watcher serializes it again. <see cref="CreatedAtTicks"/> is for
+/// benchmarks only: 0 unless <c>Conversation:StampEventTimes</c> is on, never stored, and
+/// not part of the event's data.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ConversationEvent(
     [property: Id(0)] long Id,
     [property: Id(1)] string Type,
-    [property: Id(2)] string Data);
+    [property: Id(2)] string Data,
+    [property: Id(3)] long CreatedAtTicks = 0);
 
 public static class EventTypes
 {

@@ -35,8 +35,12 @@ public sealed class Frame
         var completed = e.Type == EventTypes.MessageCompleted
             ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)?.MessageId
             : null;
-        return new Frame(e.Id, Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() }), completed);
+        var bytes = Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() });
+        return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed);
     }
+
+    /// <summary>The benchmark's timestamp (Conversation:StampEventTimes): a comment line that every client ignores.</summary>
+    private static byte[] Stamp(long createdAtTicks) => Encoding.ASCII.GetBytes($": t={createdAtTicks}\n");
 
     /// <summary>The one event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
     public static Frame Reset(long lastEventId) =>

@@ -32,6 +32,9 @@ public static class ApiHosting
                 .UseRedisClustering(cluster.Redis!)
                 // Learn of silos that came or went within seconds, not the default minute.
                 .Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5))
+                // No grain call here legitimately takes long; a call lost with a dying silo should
+                // fail (and be retried by the feed) in 10 s, not the default 30.
+                .Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10))
                 .AddMemoryStreams(ConversationStreams.Provider)
                 // Stream subscriptions can be lost with a gateway without any error (dotnet/orleans
                 // #7992): when one goes, every feed catches up from its grain and resubscribes.
@@ -112,8 +115,10 @@ public static class ApiHosting
         app.UseAuthorization();
         app.UseRateLimiter();
         app.MapHealthChecks("/health");
-        // This host's feeds, for operators (and the cluster tests that check nothing leaks).
-        app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff)));
+        // This host's feeds, for operators (and the cluster tests that check nothing leaks), and
+        // its managed heap, which the benchmark reads to work out the memory cost of a watcher.
+        app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(
+            new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff, GC.GetTotalMemory(false))));
         app.MapAuthApi();
         app.MapConversationsApi();
         app.MapMessagesApi();
@@ -121,7 +126,7 @@ public static class ApiHosting
         return app;
     }
 
-    public sealed record FeedCounters(int Feeds, int Watchers, int Subscriptions, long WatchersCutOff);
+    public sealed record FeedCounters(int Feeds, int Watchers, int Subscriptions, long WatchersCutOff, long GcHeapBytes);
 
     /// <summary>Healthy once a grain call reaches a silo and the store answers.</summary>
     private sealed class ClusterHealthCheck(IGrainFactory grains) : IHealthCheck

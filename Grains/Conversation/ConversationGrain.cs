@@ -206,7 +206,8 @@ public sealed partial class ConversationGrain(
 
     private async Task CommitAndPublishAsync()
     {
-        var commit = _state!.TakeCommit(clock.GetUtcNow(), _options.RetainedEvents);
+        var now = clock.GetUtcNow();
+        var commit = _state!.TakeCommit(now, _options.RetainedEvents);
         if (commit is null) return;
         try
         {
@@ -232,7 +233,8 @@ public sealed partial class ConversationGrain(
         {
             // The stream is the fast path only: a host that misses an event notices the gap
             // (or the silence) and reads it from this grain.
-            foreach (var e in commit.Events) await _stream.OnNextAsync(e);
+            foreach (var e in commit.Events)
+                await _stream.OnNextAsync(_options.StampEventTimes ? e with { CreatedAtTicks = now.UtcTicks } : e);
         }
         catch (Exception ex)
         {

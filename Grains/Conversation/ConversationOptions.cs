@@ -15,4 +15,11 @@ public sealed class ConversationOptions
     /// regardless, so any resume point since the oldest open exchange can be served.
     /// </summary>
     public int RetainedEvents { get; set; } = 10_000;
+
+    /// <summary>
+    /// For benchmarks: published events carry the time the grain created them (UTC ticks),
+    /// which API hosts pass on as an SSE comment line, so a client on the same machine can
+    /// measure creation-to-receive latency. Off by default; clients ignore comment lines.
+    /// </summary>
+    public bool StampEventTimes { get; set; }
 }

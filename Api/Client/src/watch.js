@@ -170,7 +170,8 @@ export class ConversationWatch {
   }
 
   receive(event) {
-    if (this.loading) {
+    if (this.closed) return;
+    if (this.loading || !this.state) {
       this.pending.push(event);
       return;
     }

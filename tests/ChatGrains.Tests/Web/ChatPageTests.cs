@@ -16,6 +16,20 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
     private readonly List<ChatPage> _tabs = [];
 
     [Fact]
+    public async Task The_page_is_served_at_the_root_and_unknown_api_paths_stay_problem_json()
+    {
+        using var http = web.Server.CreateSocketClient();
+
+        var page = await http.GetAsync("/");
+        var unknown = await http.GetAsync("/api/no-such-route");
+
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("<title>ChatGrains</title>", await page.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task A_prompt_streams_into_both_members_pages_with_identical_text()
     {
         var (ada, bob) = await AdaInvitesBobAsync();

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+
+namespace ChatGrains.Bench.Report;
+
+/// <summary>ChatGrains and baseline results of the same load, paired.</summary>
+public static class Comparison
+{
+    public static IEnumerable<(FanOutResult ChatGrains, FanOutResult Baseline)> Pairs(BenchResults results) =>
+        from cg in results.FanOut.Where(f => f.Target == "ChatGrains")
+        join bl in results.FanOut.Where(f => f.Target == "Baseline")
+            on (cg.Label, cg.Conversations, cg.WatchersPerConversation) equals (bl.Label, bl.Conversations, bl.WatchersPerConversation)
+        select (cg, bl);
+}
+
+/// <summary>The run as a Markdown page: the targets, then a table per scenario, then the charts.</summary>
+public static class MarkdownReport
+{
+    public static string Render(BenchResults r, IReadOnlyList<string> charts, string command)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# ChatGrains fan-out benchmark{(r.Quick ? " (quick)" : "")}");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"Run {r.StartedUtc:yyyy-MM-dd HH:mm} UTC, {r.Duration.TotalMinutes:F1} min, with `{command}`.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {r.Machine}.");
+        md.AppendLine("The server and the load generator share this machine; *other CPU* is everything else that ran during the window.");
+        md.AppendLine("Latency is from the moment the conversation grain (or the baseline's publisher) creates an event to the moment the client has parsed it, both read from the same system clock.");
+        md.AppendLine();
+
+        if (!r.Quick) Targets(md, r);
+        Density(md, r);
+        FanOut(md, r);
+        Ratios(md, r);
+        Storms(md, r);
+        foreach (var chart in charts) md.AppendLine(CultureInfo.InvariantCulture, $"![{Path.GetFileNameWithoutExtension(chart)}]({Path.GetFileName(chart)})").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"**Lost, doubled or reordered events: {r.TotalViolations}.**");
+        foreach (var v in r.ViolationSamples.Take(20)) md.AppendLine(CultureInfo.InvariantCulture, $"- {v}");
+        foreach (var e in r.Errors) md.AppendLine(CultureInfo.InvariantCulture, $"- error: {e}");
+        return md.ToString();
+    }
+
+    private static void Targets(StringBuilder md, BenchResults r)
+    {
+        md.AppendLine("## Targets");
+        md.AppendLine();
+        md.AppendLine("| target | measured | met |");
+        md.AppendLine("| --- | --- | --- |");
+        var cgD = r.Density.FirstOrDefault(d => d.Target == "ChatGrains");
+        var blD = r.Density.FirstOrDefault(d => d.Target == "Baseline");
+        if (cgD is not null && blD is not null)
+        {
+            var ratio = cgD.RssPerWatcherKb / blD.RssPerWatcherKb;
+            md.AppendLine(I($"| hold 19,000 watchers on one API host at ≤ 1.2× the baseline's memory per watcher | {cgD.Held:N0} held; RSS {cgD.RssPerWatcherKb:F1} KB vs {blD.RssPerWatcherKb:F1} KB per watcher ({ratio:F2}×), GC heap {cgD.HeapPerWatcherKb:F1} KB vs {blD.HeapPerWatcherKb:F1} KB | {Mark(cgD.Held >= 19_000 && ratio <= 1.2)} |"));
+        }
+        if (r.FanOut.FirstOrDefault(f => f.Target == "ChatGrains" && f.Label == "replies") is { } replies)
+            md.AppendLine(I($"| {replies.Conversations:N0} concurrent replies at {replies.TokensPerSecond:0} tokens/s, p99 ≤ 50 ms | p50 {replies.Latency.P50:F1} ms, p99 {replies.Latency.P99:F1} ms, {replies.DeliveredPerSecond:N0} events/s | {Mark(replies.Latency.P99 <= 50)} |"));
+        var pairs = Comparison.Pairs(r).Where(p => p.ChatGrains.Label == "sweep").ToList();
+        if (pairs.Count > 0)
+        {
+            var best = pairs.Where(p => p.ChatGrains.Latency.P99 <= 50).OrderByDescending(p => p.ChatGrains.DeliveredPerSecond).FirstOrDefault();
+            var text = best.ChatGrains is null
+                ? "no point with p99 ≤ 50 ms"
+                : I($"best at p99 ≤ 50 ms: {best.ChatGrains.DeliveredPerSecond:N0} events/s ({best.ChatGrains.Conversations}×{best.ChatGrains.WatchersPerConversation}, p99 {best.ChatGrains.Latency.P99:F1} ms), {100 * best.ChatGrains.DeliveredPerSecond / best.Baseline.DeliveredPerSecond:F0} % of the baseline's {best.Baseline.DeliveredPerSecond:N0}");
+            var met = best.ChatGrains is not null && best.ChatGrains.DeliveredPerSecond >= 100_000 && best.ChatGrains.DeliveredPerSecond >= 0.5 * best.Baseline.DeliveredPerSecond;
+            md.AppendLine(I($"| ≥ 100,000 delivered events/s at p99 ≤ 50 ms and ≥ 50 % of the baseline's throughput | {text} | {Mark(met)} |"));
+        }
+        if (r.ResumeStorms.FirstOrDefault() is { } storm)
+            md.AppendLine(I($"| resume storm of 1,000 watchers caught up in < 2 s | {storm.Watchers:N0} watchers all caught up in {storm.AllCaughtUpSeconds:F2} s | {Mark(storm.Watchers >= 1000 && storm.AllCaughtUpSeconds < 2 && storm.Violations == 0)} |"));
+        md.AppendLine();
+    }
+
+    private static void Density(StringBuilder md, BenchResults r)
+    {
+        if (r.Density.Count == 0) return;
+        md.AppendLine("## Density: idle watchers on one host, heartbeats flowing");
+        md.AppendLine();
+        md.AppendLine("| server | held / connected | conversations | connect time | RSS before → after | RSS per watcher | GC heap per watcher | heartbeats (watchers that got one) | server CPU | load-gen CPU | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var d in r.Density)
+        {
+            md.AppendLine(I($"| {d.Target} | {d.Held:N0} / {d.Requested:N0} | {d.Conversations:N0} | {d.ConnectSeconds:F1} s | {Mb(d.Before.RssBytes)} → {Mb(d.After.RssBytes)} MB | {d.RssPerWatcherKb:F1} KB | {d.HeapPerWatcherKb:F1} KB | {d.Heartbeats:N0} ({d.WatchersWithHeartbeat:N0}) | {d.Cpu.Server:F0} % | {d.Cpu.Client:F0} % | {d.Violations} |"));
+        }
+        md.AppendLine();
+    }
+
+    private static void FanOut(StringBuilder md, BenchResults r)
+    {
+        if (r.FanOut.Count == 0) return;
+        md.AppendLine(I($"## Fan-out: conversations replying at {r.FanOut[0].TokensPerSecond:0} tokens/s (one delta per 50 ms), watchers on one host"));
+        md.AppendLine();
+        md.AppendLine("| server | conversations × watchers | watchers | delivered events/s | p50 | p99 | p99.9 | max | server CPU | load-gen CPU | other CPU | bytes/event | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var f in r.FanOut)
+        {
+            md.AppendLine(I($"| {f.Target} | {f.Conversations:N0} × {f.WatchersPerConversation:N0} | {f.Watchers:N0} | {f.DeliveredPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Client:F0} % | {f.Cpu.Other:F0} % | {f.MeanFrameBytes:F0} | {f.Violations} |"));
+        }
+        md.AppendLine();
+        md.AppendLine("CPU is % of one core (the machine has 200 %).");
+        md.AppendLine();
+    }
+
+    private static void Ratios(StringBuilder md, BenchResults r)
+    {
+        var pairs = Comparison.Pairs(r).ToList();
+        if (pairs.Count == 0) return;
+        md.AppendLine("## ChatGrains / baseline");
+        md.AppendLine();
+        md.AppendLine("| conversations × watchers | throughput | p99 latency | server CPU |");
+        md.AppendLine("| --- | --- | --- | --- |");
+        foreach (var (cg, bl) in pairs)
+        {
+            md.AppendLine(I($"| {cg.Conversations:N0} × {cg.WatchersPerConversation:N0} | {cg.DeliveredPerSecond / bl.DeliveredPerSecond:F2}× | {cg.Latency.P99 / bl.Latency.P99:F1}× | {cg.Cpu.Server / bl.Cpu.Server:F1}× |"));
+        }
+        md.AppendLine();
+    }
+
+    private static void Storms(StringBuilder md, BenchResults r)
+    {
+        if (r.ResumeStorms.Count == 0) return;
+        md.AppendLine("## Resume storm: every watcher drops at once and resumes with Last-Event-ID");
+        md.AppendLine();
+        md.AppendLine("| server | watchers | conversations | outage | events missed each (mean) | all caught up | p50 | p99 | not caught up | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var s in r.ResumeStorms)
+        {
+            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {s.NotCaughtUp} | {s.Violations} |"));
+        }
+        md.AppendLine();
+    }
+
+    private static string Mark(bool met) => met ? "yes" : "**no**";
+
+    private static string Mb(long bytes) => (bytes / (1024.0 * 1024)).ToString("F0", CultureInfo.InvariantCulture);
+
+    private static string I(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
