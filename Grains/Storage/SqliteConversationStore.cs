@@ -67,7 +67,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
               FROM conversations WHERE id = $c;
             SELECT user_id, name FROM members WHERE conversation_id = $c ORDER BY rowid;
             SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-                   created_event_id, completed_event_id
+                   created_event_id, completed_event_id, prompt_tokens, completion_tokens
               FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
             SELECT token, created_by, created_at FROM invites WHERE conversation_id = $c ORDER BY rowid;
             SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
@@ -92,7 +92,8 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         {
             var message = new Message(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.GetString(5), NullableString(reader, 6), FromText(reader.GetString(7)), NullableString(reader, 8));
+                reader.GetString(5), NullableString(reader, 6), FromText(reader.GetString(7)), NullableString(reader, 8),
+                UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
             messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
         }
 
@@ -234,7 +235,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         foreach (var (m, createdEventId, completedEventId) in commit.Messages)
         {
             s.UpsertMessage.Execute(id, m.Id, createdEventId, completedEventId, m.Role, m.AuthorId, m.AuthorName,
-                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error);
+                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens);
         }
         foreach (var i in commit.Invites) s.InsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt));
         foreach (var k in commit.IdempotencyKeys)
@@ -261,6 +262,9 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
 
     private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
+    private static Usage? UsageOf(int? promptTokens, int? completionTokens) =>
+        promptTokens is null && completionTokens is null ? null : new Usage(promptTokens ?? 0, completionTokens ?? 0);
+
     private sealed record PendingCommit(ConversationCommit Commit, TaskCompletionSource Done);
 
     /// <summary>The writer's statements, prepared once and reused for every commit.</summary>
@@ -278,14 +282,15 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             "INSERT OR IGNORE INTO members (conversation_id, user_id, name, joined_at) VALUES ($c, $user, $name, $joined)");
         public Statement UpsertMessage { get; } = new(connection, """
             INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
-                                  author_name, content, status, reply_to, created_at, error)
+                                  author_name, content, status, reply_to, created_at, error, prompt_tokens, completion_tokens)
             VALUES ($c, $id, $created_event, $completed_event, $role, $author, $author_name, $content, $status,
-                    $reply_to, $created_at, $error)
+                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens)
             ON CONFLICT (conversation_id, id) DO UPDATE SET
                 created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
                 role = excluded.role, author_id = excluded.author_id, author_name = excluded.author_name,
                 content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
-                created_at = excluded.created_at, error = excluded.error
+                created_at = excluded.created_at, error = excluded.error,
+                prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens
             """);
         public Statement InsertInvite { get; } = new(connection,
             "INSERT INTO invites (conversation_id, token, created_by, created_at) VALUES ($c, $token, $by, $at)");

@@ -76,6 +76,12 @@ internal static class SqliteSchema
             PRIMARY KEY (conversation_id, user_id, key)
         ) STRICT;
         """,
+
+        // 2: the tokens an assistant reply cost (both NULL when unknown).
+        """
+        ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
+        ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
+        """,
     ];
 
     /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>

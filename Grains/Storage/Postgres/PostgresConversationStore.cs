@@ -38,7 +38,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         "SELECT user_id, name FROM members WHERE conversation_id = $1 ORDER BY seq",
         """
         SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-               created_event_id, completed_event_id
+               created_event_id, completed_event_id, prompt_tokens, completion_tokens
           FROM messages WHERE conversation_id = $1 ORDER BY created_event_id, seq
         """,
         "SELECT token, created_by, created_at FROM invites WHERE conversation_id = $1 ORDER BY seq",
@@ -98,7 +98,8 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         {
             var message = new Message(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.GetString(5), NullableString(reader, 6), Time(reader, 7), NullableString(reader, 8));
+                reader.GetString(5), NullableString(reader, 6), Time(reader, 7), NullableString(reader, 8),
+                UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
             messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
         }
 
@@ -224,6 +225,9 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     private static DateTimeOffset Time(NpgsqlDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static Usage? UsageOf(int? promptTokens, int? completionTokens) =>
+        promptTokens is null && completionTokens is null ? null : new Usage(promptTokens ?? 0, completionTokens ?? 0);
 
     private sealed record PendingCommit(ConversationCommit Commit, TaskCompletionSource Done);
 
@@ -364,24 +368,28 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             {
                 Add(batch, """
                     INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
-                                          author_name, content, status, reply_to, created_at, error)
-                    SELECT c, i, ce, de, r, a, an, co, s, rt, ca, er
+                                          author_name, content, status, reply_to, created_at, error, prompt_tokens,
+                                          completion_tokens)
+                    SELECT c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct
                       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                                  $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[])
-                           WITH ORDINALITY AS m(c, i, ce, de, r, a, an, co, s, rt, ca, er, ord)
+                                  $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::integer[],
+                                  $14::integer[])
+                           WITH ORDINALITY AS m(c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, ord)
                      ORDER BY ord
                     ON CONFLICT (conversation_id, id) DO UPDATE SET
                         created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
                         role = excluded.role, author_id = excluded.author_id, author_name = excluded.author_name,
                         content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
-                        created_at = excluded.created_at, error = excluded.error
+                        created_at = excluded.created_at, error = excluded.error,
+                        prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens
                     """,
                     Column(_messages, m => m.Conversation), Column(_messages, m => m.Message.Message.Id),
                     Column(_messages, m => m.Message.CreatedEventId), Column(_messages, m => m.Message.CompletedEventId),
                     Column(_messages, m => m.Message.Message.Role), Column(_messages, m => m.Message.Message.AuthorId),
                     Column(_messages, m => m.Message.Message.AuthorName), Column(_messages, m => m.Message.Message.Content),
                     Column(_messages, m => m.Message.Message.Status), Column(_messages, m => m.Message.Message.ReplyTo),
-                    Column(_messages, m => Utc(m.Message.Message.CreatedAt)), Column(_messages, m => m.Message.Message.Error));
+                    Column(_messages, m => Utc(m.Message.Message.CreatedAt)), Column(_messages, m => m.Message.Message.Error),
+                    Column(_messages, m => m.Message.Message.Usage?.PromptTokens), Column(_messages, m => m.Message.Message.Usage?.CompletionTokens));
             }
 
             if (_invites.Count > 0)

@@ -90,6 +90,11 @@ internal static class PostgresSchema
             PRIMARY KEY (conversation_id, user_id, key)
         );
         """,
+
+        // 2: the tokens an assistant reply cost (both NULL when unknown).
+        """
+        ALTER TABLE messages ADD COLUMN prompt_tokens integer, ADD COLUMN completion_tokens integer;
+        """,
     ];
 
     /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>

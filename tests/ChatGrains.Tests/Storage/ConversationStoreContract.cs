@@ -80,6 +80,29 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_replys_token_usage_round_trips_and_unknown_usage_stays_unknown()
+    {
+        var reply = new Message("m2", Roles.Assistant, "bot", "Bot", "", MessageStatus.Streaming, "m1", T0);
+        var other = reply with { Id = "m3" };
+        await _store.CommitAsync(Create("c1", lastEventId: 2) with
+        {
+            Events = [Event(1), Event(2)],
+            Messages = [new StoredMessage(reply, 1, 0), new StoredMessage(other, 2, 0)],
+        });
+
+        var done = reply with { Content = "Hi", Status = MessageStatus.Complete, Usage = new Usage(1234, 56) };
+        var cancelled = other with { Status = MessageStatus.Cancelled };
+        await _store.CommitAsync(Next("c1", lastEventId: 4) with
+        {
+            Events = [Event(3), Event(4)],
+            Messages = [new StoredMessage(done, 1, 3), new StoredMessage(cancelled, 2, 4)],
+        });
+
+        var stored = await _store.LoadAsync("c1");
+        Assert.Equal([new StoredMessage(done, 1, 3), new StoredMessage(cancelled, 2, 4)], stored!.Messages);
+    }
+
+    [Fact]
     public async Task Events_are_read_after_an_id_in_order_up_to_the_limit()
     {
         await _store.CommitAsync(Create("c1", lastEventId: 10) with { Events = [.. Enumerable.Range(1, 10).Select(i => Event(i))] });
