@@ -10,6 +10,7 @@ namespace ChatGrains.Tests.Web;
 /// The chat page in headless Chromium against the real service: people and tabs share a
 /// conversation live, through reloads, lost connections and stops.
 /// </summary>
+[Collection(BrowserTests.Name)]
 public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, IAsyncLifetime
 {
     private readonly List<IBrowserContext> _browsers = [];

@@ -45,3 +45,13 @@ public sealed class WebFixture : ApiServerFixture, IAsyncLifetime
         _playwright?.Dispose();
     }
 }
+
+/// <summary>
+/// Browser tests run on their own, after the others: ten Chromium tabs are a burst of CPU that
+/// would skew the timing-sensitive tests running beside them, and be skewed by them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserTests
+{
+    public const string Name = "Browser";
+}
