@@ -37,8 +37,14 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
             {
                 idle.CancelAfter(_options.IdleTimeout);
                 started = true;
+                // A finish reason, or the usage a provider reports once it is done, marks a whole
+                // answer; a stream that ends without either was cut off.
                 finished |= update.FinishReason is not null;
-                foreach (var usage in update.Contents.OfType<UsageContent>()) reported = usage.Details;
+                foreach (var usage in update.Contents.OfType<UsageContent>())
+                {
+                    reported = usage.Details;
+                    finished = true;
+                }
                 var piece = update.Text;
                 if (piece.Length == 0) continue;
                 buffer.Append(piece);

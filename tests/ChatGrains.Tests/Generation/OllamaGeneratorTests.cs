@@ -84,6 +84,17 @@ public sealed class OllamaGeneratorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stream_that_ends_without_its_done_line_fails_with_the_partial_text()
+    {
+        _server.Then(new Answer.Stream(["One", " two", " three"], EndAfter: 2));
+
+        var (text, outcome) = await _harness.ReplyAsync([Prompt("Ada", "Count")]);
+
+        Assert.Equal("One two", text);
+        Assert.Equal(new ReplyOutcome(MessageStatus.Failed, "The model's stream ended before the reply was finished; the reply keeps the text so far.", outcome.Usage), outcome);
+    }
+
+    [Fact]
     public async Task Model_that_never_starts_answering_fails_after_the_idle_timeout()
     {
         await using var harness = GeneratorHarness.Ollama(_server, ("Generator:IdleTimeout", "00:00:03"), ("Generator:MaxRetries", "0"));

@@ -118,7 +118,7 @@ public sealed class OpenAiGeneratorTests : IAsyncLifetime
         Assert.Equal(MessageStatus.Failed, outcome.Status);
         Assert.Contains("rate limiting requests (429 Too Many Requests)", outcome.Error);
         Assert.Single(_server.Requests);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "it should not wait the 60 s the server asked for");
     }
 
     [Fact]

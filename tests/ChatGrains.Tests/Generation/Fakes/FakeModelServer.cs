@@ -96,6 +96,7 @@ public abstract class FakeModelServer : IAsyncDisposable
             {
                 await Task.Delay(Timeout.Infinite, aborted);
             }
+            if (i == answer.EndAfter) return false;
             if (i == answer.DropAfter)
             {
                 // A reset discards what the client has not read yet: let it read what was sent.
@@ -115,8 +116,12 @@ public abstract class FakeModelServer : IAsyncDisposable
 /// <summary>What the fake server does with one request.</summary>
 public abstract record Answer
 {
-    /// <summary>Streams <paramref name="Tokens"/>; stalls forever before token <paramref name="StallAfter"/>, or drops the connection before token <paramref name="DropAfter"/>.</summary>
-    public sealed record Stream(string[] Tokens, int? StallAfter = null, int? DropAfter = null, bool ReportUsage = true) : Answer;
+    /// <summary>
+    /// Streams <paramref name="Tokens"/>; before token <paramref name="StallAfter"/> it stalls forever, before
+    /// <paramref name="DropAfter"/> it drops the connection, before <paramref name="EndAfter"/> it ends the
+    /// response cleanly but without the provider's end-of-answer marker.
+    /// </summary>
+    public sealed record Stream(string[] Tokens, int? StallAfter = null, int? DropAfter = null, bool ReportUsage = true, int? EndAfter = null) : Answer;
 
     /// <summary>Answers an error status with a JSON error body, optionally echoing the request's Authorization header.</summary>
     public sealed record Fail(int Status, TimeSpan? RetryAfter = null, string Message = "fake failure", bool EchoAuthorization = false) : Answer;

@@ -21,7 +21,7 @@ public sealed class GeneratorHarness : IAsyncDisposable
         {
             ["Generator:Model"] = "fake-model",
             ["Generator:RetryDelay"] = "00:00:00.050",
-            ["Generator:IdleTimeout"] = "00:00:05",
+            ["Generator:IdleTimeout"] = "00:00:30", // the default; tests of the timeout set their own
         };
         foreach (var (key, value) in settings) defaults[key] = value;
         var config = new ConfigurationBuilder().AddInMemoryCollection(defaults).Build();
