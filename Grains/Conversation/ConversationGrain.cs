@@ -77,7 +77,7 @@ public sealed partial class ConversationGrain(
     public async Task<ConversationSnapshot> CreateAsync(Caller owner, string? title)
     {
         if (_state is not null) throw new ConversationException(ConversationErrorKind.Conflict, "The conversation already exists.");
-        var info = new ConversationInfo(Id, string.IsNullOrWhiteSpace(title) ? "New conversation" : title.Trim(), owner.UserId, clock.GetUtcNow());
+        var info = new ConversationInfo(Id, string.IsNullOrWhiteSpace(title) ? "New conversation" : title.Trim(), owner.UserId, Now());
         _state = ConversationState.New(info, new Member(owner.UserId, owner.Name));
         await CommitAndPublishAsync();
         return _state.ToSnapshot();
@@ -93,7 +93,7 @@ public sealed partial class ConversationGrain(
 
     public async Task<string> CreateInviteAsync(string userId)
     {
-        var invite = MemberState(userId).AddInvite(userId, clock.GetUtcNow());
+        var invite = MemberState(userId).AddInvite(userId, Now());
         await CommitAndPublishAsync();
         return invite.Token;
     }
@@ -117,7 +117,7 @@ public sealed partial class ConversationGrain(
             return Receipt(known.Exchange);
         }
 
-        var now = clock.GetUtcNow();
+        var now = Now();
         var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now));
         // While this silo drains, a new reply waits for the conversation's next home.
         var replyStatus = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
@@ -206,7 +206,7 @@ public sealed partial class ConversationGrain(
 
     private async Task CommitAndPublishAsync()
     {
-        var now = clock.GetUtcNow();
+        var now = Now();
         var commit = _state!.TakeCommit(now, _options.RetainedEvents);
         if (commit is null) return;
         try
@@ -270,6 +270,16 @@ public sealed partial class ConversationGrain(
     }
 
     private static string NewId() => Guid.NewGuid().ToString("N");
+
+    /// <summary>
+    /// The time, to the microsecond: what PostgreSQL keeps, so a time sent in an event reads
+    /// back identical after the conversation reloads from the store.
+    /// </summary>
+    private DateTimeOffset Now()
+    {
+        var now = clock.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % 10));
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reply {MessageId} was interrupted by a restart and ended failed")]
     private partial void LogInterrupted(string messageId);
