@@ -39,7 +39,8 @@ public static class GenerationServices
                 ConnectTimeout = Min(TimeSpan.FromSeconds(10), Options(sp).IdleTimeout),
                 // A stopped reply's connection is closed, never drained while the model keeps going.
                 MaxResponseDrainSize = 0,
-                AutomaticDecompression = DecompressionMethods.All,
+                // No Accept-Encoding: a compressed event stream may be held back to fill a block.
+                AutomaticDecompression = DecompressionMethods.None,
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             // Timeouts are the generator's idle timeout, which knows whether tokens are flowing.
@@ -89,7 +90,7 @@ public static class GenerationServices
         var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);
         var endpoint = new Uri(options.Endpoint!.Trim());
         var model = options.Model!.Trim();
-        if (options.Provider.Equals(GeneratorOptions.Ollama, StringComparison.OrdinalIgnoreCase))
+        if (options.Provider.Trim().Equals(GeneratorOptions.Ollama, StringComparison.OrdinalIgnoreCase))
         {
             // OllamaSharp asks for "api/chat" relative to the base address, which must end in '/'.
             http.BaseAddress = endpoint.AbsoluteUri.EndsWith('/') ? endpoint : new Uri(endpoint.AbsoluteUri + "/");
