@@ -12,7 +12,7 @@ public sealed class FastHeartbeatFixture : ApiServerFixture
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Feeds:HeartbeatInterval"] = "00:00:00.400",
-        ["Feeds:WatcherBuffer"] = "64",
+        ["Feeds:WatcherBuffer"] = "256",
         ["Generator:TokensPerSecond"] = "0",
     };
 
@@ -72,10 +72,11 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
         await using var fast = await ada.WatchAsync(id, lastEventId: 0);
         await Infrastructure.Eventually.Until(() => Task.FromResult(metrics.Watchers), n => n >= watchersBefore + 2, TimeSpan.FromSeconds(10), "both watchers attach");
 
-        // Large prompts fill the stalled connection's socket and queue quickly.
+        // Large prompts fill the stalled connection's socket, then its queue of 256 frames (each
+        // exchange is four events); the reading watcher's queue never holds more than a burst.
         var big = new string('x', 30_000);
         var replies = new List<string>();
-        for (var i = 0; i < 30; i++)
+        for (var i = 0; i < 80; i++)
             replies.Add((await ada.PostAcceptedAsync(id, $"{i} {big}")).GetProperty("assistantMessageId").GetString()!);
 
         foreach (var reply in replies)
@@ -84,7 +85,7 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
 
         // The stalled watcher was disconnected: reading what reached its socket ends at the cut.
         Assert.True(await ReadsToDisconnectAsync(slow, TimeSpan.FromSeconds(20)), "the stalled watcher should have been disconnected");
-        await Infrastructure.Eventually.Until(() => Task.FromResult(metrics.Watchers), n => n == watchersBefore + 1, TimeSpan.FromSeconds(10), "only the fast watcher remains");
+        await Infrastructure.Eventually.Until(() => Task.FromResult(metrics.Watchers), n => n == watchersBefore + 1, TimeSpan.FromSeconds(30), "only the fast watcher remains");
         Assert.Equal(cutOffBefore + 1, metrics.WatchersCutOff);
     }
 
