@@ -80,6 +80,20 @@ public sealed class ChatContextTests
         Assert.Equal(label, AuthorLabelChatClient.Label(name));
     }
 
+    [Fact]
+    public void Ordinary_text_is_counted_exactly_and_a_huge_single_word_quickly()
+    {
+        const string text = "Grains are virtual actors: they are never created or destroyed, only activated. 猫 👋🏽";
+        Assert.Equal(TokenCounter.Tokenizer.CountTokens(text), TokenCounter.Count(text));
+
+        // Exact BPE on one 32 KB "word" takes seconds; sliced, it is close and fast.
+        var word = new string('x', 32_000);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var count = TokenCounter.Count(word);
+        Assert.True(watch.Elapsed < TimeSpan.FromMilliseconds(500), $"counting took {watch.ElapsedMilliseconds} ms");
+        Assert.InRange(count, 32_000 / 8, 32_000 / 8 + 32_000 / TokenCounter.MaxRun + 1);
+    }
+
     private static int Cost(string text, string? author = null) =>
         PerMessage + TokenCounter.Count(text) + (author is null ? 0 : TokenCounter.Count(AuthorLabelChatClient.Label(author)));
 }
