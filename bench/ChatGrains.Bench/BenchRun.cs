@@ -19,7 +19,8 @@ public static class BenchRun
     public static async Task<int> RunAsync(BenchSettings s, string[] args)
     {
         var root = RepositoryRoot();
-        var output = Path.GetFullPath(s.OutputDirectory ?? Path.Combine(root, "bench", "results", s.Quick ? "quick" : ""));
+        // The full run's results are kept in the repository; a quick run's go where test results go (ignored).
+        var output = Path.GetFullPath(s.OutputDirectory ?? (s.Quick ? Path.Combine(root, "TestResults", "bench-quick") : Path.Combine(root, "bench", "results")));
         Directory.CreateDirectory(output);
         var logs = Directory.CreateTempSubdirectory("chatgrains-bench-logs-").FullName;
         var clock = Stopwatch.StartNew();
@@ -30,54 +31,65 @@ public static class BenchRun
         using var client = new LoadClient();
         var tokens = s.TokensPerSecond.ToString(CultureInfo.InvariantCulture);
 
-        Task<Target> ChatGrains(params (string Key, string Value)[] settings) =>
-            ChatGrainsTarget.StartAsync(root, logs, settings.ToDictionary(kv => kv.Key, kv => kv.Value)).ContinueWith(t => (Target)t.Result);
+        var heartbeat = s.HeartbeatInterval.ToString("c", CultureInfo.InvariantCulture);
+        Task<Target> ChatGrains() => ChatGrainsTarget.StartAsync(root, logs, new Dictionary<string, string>
+        {
+            ["Generator:TokensPerSecond"] = tokens,
+            ["Feeds:HeartbeatInterval"] = heartbeat,
+        }).ContinueWith(t => (Target)t.Result);
         Task<Target> Baseline() => BaselineTarget.StartAsync(logs, s.HeartbeatInterval, s.DeltaInterval).ContinueWith(t => (Target)t.Result);
 
+        var steps = new List<Step>();
         if (s.Runs("density"))
         {
-            var heartbeat = ("Feeds:HeartbeatInterval", s.HeartbeatInterval.ToString("c", CultureInfo.InvariantCulture));
-            foreach (var start in new[] { () => ChatGrains(heartbeat), Baseline })
+            steps.Add(new Step("density", false, async t =>
             {
-                await Run(results, "density", start, async t =>
-                {
-                    var d = await DensityScenario.RunAsync(t, client, s.DensityWatchers, s.DensityPerConversation, s.DensityHold, results.ViolationSamples);
-                    results.Density.Add(d);
-                    Log($"density {d.Target}: held {d.Held}/{d.Requested}, RSS {d.RssPerWatcherKb:F1} KB/watcher, heap {d.HeapPerWatcherKb:F1} KB/watcher, violations {d.Violations}");
-                });
-            }
+                var d = await DensityScenario.RunAsync(t, client, s.DensityWatchers, s.DensityPerConversation, s.DensityHold, results.ViolationSamples);
+                results.Density.Add(d);
+                Log($"density {d.Target}: held {d.Held}/{d.Requested}, RSS {d.RssPerWatcherKb:F1} KB/watcher, heap {d.HeapPerWatcherKb:F1} KB/watcher, violations {d.Violations}");
+            }));
         }
-
         var points = new List<(string Label, int Conversations, int PerConversation)>();
         if (s.Runs("fanout")) points.AddRange(s.SweepWatchersPerConversation.Select(w => ("sweep", s.SweepConversations, w)));
         if (s.Runs("replies") && s.Replies > 0) points.Add(("replies", s.Replies, 1));
+        // The baseline sends frames of the size ChatGrains sent at the same point (ChatGrains runs first).
+        var frameBytes = new Dictionary<(int, int), int>();
         foreach (var (label, conversations, perConversation) in points)
         {
-            var frameBytes = 0;
-            foreach (var start in new[] { () => ChatGrains(("Generator:TokensPerSecond", tokens)), Baseline })
+            steps.Add(new Step($"fan-out {conversations}×{perConversation}", false, async t =>
             {
-                await Run(results, $"fan-out {conversations}×{perConversation}", start, async t =>
-                {
-                    var f = await FanOutScenario.RunAsync(t, client, label, conversations, perConversation, s.TokensPerSecond, s.Warmup, s.Window,
-                        frameBytes, results.ViolationSamples);
-                    // The baseline sends frames of the size ChatGrains sent in the same run.
-                    if (frameBytes == 0) frameBytes = (int)Math.Round(f.MeanFrameBytes);
-                    results.FanOut.Add(f);
-                    Log($"fan-out {f.Target} {conversations}×{perConversation}: {f.DeliveredPerSecond:N0} events/s, p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
-                        $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, violations {f.Violations}");
-                });
-                if (frameBytes == 0) frameBytes = 120;
-            }
+                var f = await FanOutScenario.RunAsync(t, client, label, conversations, perConversation, s.TokensPerSecond, s.Warmup, s.Window,
+                    frameBytes.GetValueOrDefault((conversations, perConversation), 120), results.ViolationSamples);
+                if (t is ChatGrainsTarget && f.MeanFrameBytes > 0) frameBytes[(conversations, perConversation)] = (int)Math.Round(f.MeanFrameBytes);
+                results.FanOut.Add(f);
+                Log($"fan-out {f.Target} {conversations}×{perConversation}: {f.DeliveredPerSecond:N0} events/s, p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
+                    $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, violations {f.Violations}");
+            }));
         }
-
         if (s.Runs("storm"))
         {
-            await Run(results, "resume storm", () => ChatGrains(("Generator:TokensPerSecond", tokens)), async t =>
+            steps.Add(new Step("resume storm", true, async t =>
             {
                 var r = await ResumeStormScenario.RunAsync(t, client, s.StormConversations, s.StormPerConversation, s.Warmup, s.StormOutage, results.ViolationSamples);
                 results.ResumeStorms.Add(r);
                 Log($"resume storm {r.Target}: {r.Watchers} watchers, all caught up in {r.AllCaughtUpSeconds:F2} s (p50 {r.P50CaughtUpSeconds:F2} s), not caught up {r.NotCaughtUp}, violations {r.Violations}");
-            });
+            }));
+        }
+
+        if (s.Quick)
+        {
+            // One process per server for every scenario: small loads, and the point is correctness.
+            await Run(results, "quick", ChatGrains, steps);
+            await Run(results, "quick", Baseline, steps.Where(x => !x.ChatGrainsOnly).ToList());
+        }
+        else
+        {
+            // A fresh process for every measurement, so none inherits another's state or memory.
+            foreach (var step in steps)
+            {
+                await Run(results, step.Name, ChatGrains, [step]);
+                if (!step.ChatGrainsOnly) await Run(results, step.Name, Baseline, [step]);
+            }
         }
 
         var final = results with { Duration = clock.Elapsed };
@@ -98,21 +110,34 @@ public static class BenchRun
         return failed ? 1 : 0;
     }
 
-    private static async Task Run(BenchResults results, string scenario, Func<Task<Target>> start, Func<Target, Task> body)
+    private sealed record Step(string Name, bool ChatGrainsOnly, Func<Target, Task> Body);
+
+    private static async Task Run(BenchResults results, string scenario, Func<Task<Target>> start, IReadOnlyList<Step> steps)
     {
         Target? target = null;
         try
         {
             target = await start();
             Log($"{scenario}: {target.Name} started (pid {target.ProcessId})");
-            await body(target);
-            if (target.HasExited) throw new InvalidOperationException($"{target.Name} exited during the run:\n{target.LogTail()}");
+            foreach (var step in steps)
+            {
+                try
+                {
+                    await step.Body(target);
+                }
+                catch (Exception ex)
+                {
+                    results.Errors.Add($"{step.Name} ({target.Name}): {ex.GetType().Name}: {ex.Message}");
+                    Log($"{step.Name} FAILED: {ex}");
+                    Log(target.LogTail());
+                }
+                if (target.HasExited) throw new InvalidOperationException($"{target.Name} exited during the run:\n{target.LogTail()}");
+            }
         }
         catch (Exception ex)
         {
             results.Errors.Add($"{scenario} ({target?.Name ?? "start"}): {ex.GetType().Name}: {ex.Message}");
             Log($"{scenario} FAILED: {ex}");
-            if (target is not null) Log(target.LogTail());
         }
         finally
         {

@@ -49,8 +49,9 @@ public sealed record BenchSettings
                 "--only" when i + 1 < args.Length => settings with { Only = [.. args[++i].Split(',')] },
                 "--density" when i + 1 < args.Length => settings with { DensityWatchers = int.Parse(args[++i]) },
                 "--sweep" when i + 1 < args.Length => settings with { SweepWatchersPerConversation = [.. args[++i].Split(',').Select(int.Parse)] },
+                "--replies" when i + 1 < args.Length => settings with { Replies = int.Parse(args[++i]) },
                 "--window" when i + 1 < args.Length => settings with { Window = TimeSpan.FromSeconds(double.Parse(args[++i])) },
-                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--window SECONDS]"),
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--replies C] [--window SECONDS]"),
             };
         }
         return settings;

@@ -20,7 +20,7 @@ public static class GcTrigger
             new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, GcHeapCollectKeyword),
             requestRundown: false, circularBufferMB: 16);
         var drain = session.EventStream.CopyToAsync(Stream.Null);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await Task.Delay(TimeSpan.FromSeconds(1));
         await session.StopAsync(CancellationToken.None);
         await drain;
     }

@@ -46,6 +46,9 @@ public sealed class ChatGrainsTarget : Target
         foreach (var (k, v) in settings) all[k] = v;
         var dll = Path.Combine(repositoryRoot, "Api", "bin", "Release", "net10.0", "Api.dll");
         if (!File.Exists(dll)) throw new FileNotFoundException($"Build the Api first: dotnet build -c Release Api ({dll} is missing)");
+        // The content root is the build output, so the Api's own appsettings.json (log levels) applies
+        // as when it runs from its folder; the data lives in the temporary folder.
+        all["contentRoot"] = Path.GetDirectoryName(dll)!;
         var (process, baseAddress) = await LaunchAsync(dll, all.Select(kv => $"--{kv.Key}={kv.Value}"), data, log);
 
         using var http = new HttpClient { BaseAddress = baseAddress };
