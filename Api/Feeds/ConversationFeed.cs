@@ -17,6 +17,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     private const int Page = 1000;
     private static readonly ConversationEvent WakeUp = new(0, "", "");
     private static readonly ConversationEvent Resync = new(0, "resync", "");
+    private static readonly ConversationEvent Silence = new(0, "silence", "");
     private readonly Lock _gate = new();
     private readonly Queue<Frame> _recent = new();
     private readonly HashSet<string> _openReplies = [];
@@ -28,6 +29,8 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     private bool _replyInProgress;
     private StreamSubscriptionHandle<ConversationEvent>? _subscription;
     private Task _loop = Task.CompletedTask;
+    private Timer? _silenceCheck;
+    private long _lastHeard = Environment.TickCount64;
 
     private IConversationGrain Grain => client.GetGrain<IConversationGrain>(conversationId);
 
@@ -44,6 +47,12 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         _lastId = head.LastEventId;
         _replyInProgress = head.ReplyInProgress;
         _loop = Task.Run(() => RunAsync(_stop.Token));
+        // One timer per feed that looks at the silence a few times per timeout, rather than a
+        // timeout armed and cancelled around every event: moving timers takes a process-wide
+        // lock, and with a thousand replies streaming that was 40,000 timer changes a second.
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10,
+            Math.Min(options.StallTimeout.Ticks, options.IdleCheckInterval.Ticks) / 10));
+        _silenceCheck = new Timer(_ => CheckSilence(), null, period, period);
     }
 
     private Task<StreamSubscriptionHandle<ConversationEvent>> SubscribeAsync() =>
@@ -72,6 +81,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 
     public async Task StopAsync()
     {
+        if (_silenceCheck is not null) await _silenceCheck.DisposeAsync();
         _stop.Cancel();
         await _loop;
         foreach (var w in Interlocked.Exchange(ref _watchers, [])) w.Close();
@@ -124,7 +134,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         while ((seen = Interlocked.Read(ref _expectedId)) < eventId)
         {
             if (Interlocked.CompareExchange(ref _expectedId, eventId, seen) != seen) continue;
-            // Wake the loop so that it starts timing the silence from now.
+            // Wake the loop so that the silence is timed from now.
             _inbound.Writer.TryWrite(WakeUp);
             return;
         }
@@ -137,18 +147,21 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         {
             try
             {
-                if (!await WaitForEventAsync(reader, cancellationToken))
-                {
-                    // Quiet while something was expected: the producer may have died, or the
-                    // stream lost our subscription. The grain knows (reading it also reactivates
-                    // it); if it had events the stream did not bring, the subscription is suspect.
-                    var before = _lastId;
-                    await BackfillAsync();
-                    if (_lastId > before) await ResubscribeAsync();
-                    continue;
-                }
+                if (!await reader.WaitToReadAsync(cancellationToken)) return;
                 while (reader.TryRead(out var e))
                 {
+                    if (ReferenceEquals(e, Silence))
+                    {
+                        // Quiet for too long while something was expected (or for the idle check
+                        // interval): the producer may have died, or the stream lost our
+                        // subscription. The grain knows (reading it also reactivates it); if it had
+                        // events the stream did not bring, the subscription is suspect.
+                        var before = _lastId;
+                        await BackfillAsync();
+                        if (_lastId > before) await ResubscribeAsync();
+                        continue;
+                    }
+                    Volatile.Write(ref _lastHeard, Environment.TickCount64);
                     if (ReferenceEquals(e, Resync))
                     {
                         await BackfillAsync();
@@ -178,23 +191,19 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     }
 
     /// <summary>
-    /// True when an event is ready; false when nothing came for too long: the stall timeout
-    /// while a reply is expected, else the idle check interval (a last resort for a stream
-    /// that died while nothing was expected).
+    /// Tells the loop when nothing has come for too long: the stall timeout while a reply is
+    /// expected, else the idle check interval (a last resort for a stream that died while
+    /// nothing was expected). Runs on the timer, beside the loop.
     /// </summary>
-    private async Task<bool> WaitForEventAsync(ChannelReader<ConversationEvent> reader, CancellationToken cancellationToken)
+    private void CheckSilence()
     {
-        var expecting = _replyInProgress || Interlocked.Read(ref _expectedId) > _lastId;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(expecting ? options.StallTimeout : options.IdleCheckInterval);
-        try
-        {
-            return await reader.WaitToReadAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
+        var expecting = Volatile.Read(ref _replyInProgress) || Interlocked.Read(ref _expectedId) > Interlocked.Read(ref _lastId);
+        var limit = (long)(expecting ? options.StallTimeout : options.IdleCheckInterval).TotalMilliseconds;
+        var now = Environment.TickCount64;
+        if (now - Volatile.Read(ref _lastHeard) < limit) return;
+        // Timed again from now, so one silence is reported once per limit.
+        Volatile.Write(ref _lastHeard, now);
+        _inbound.Writer.TryWrite(Silence);
     }
 
     private async Task BackfillAsync()

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 
 namespace ChatGrains.Generation;
@@ -46,9 +47,14 @@ public sealed class ChatContext(string systemPrompt, int maxTokens)
         ? new ChatMessage(ChatRole.User, m.Content) { AuthorName = m.AuthorName }
         : new ChatMessage(ChatRole.Assistant, m.Content);
 
-    private static int CostOf(Message m) =>
+    // A finished message never changes, and the grain hands the same instance to every later
+    // reply: each is counted once, not once per reply (counting a long history on every reply
+    // start, under the tokenizer's cache lock, was a bottleneck with many conversations).
+    private static readonly ConditionalWeakTable<Message, object> Costs = new();
+
+    private static int CostOf(Message m) => (int)Costs.GetValue(m, static m =>
         TokensPerMessage + TokenCounter.Count(m.Content)
-        + (m.Role == Roles.User ? TokenCounter.Count(AuthorLabelChatClient.Label(m.AuthorName)) : 0);
+        + (m.Role == Roles.User ? TokenCounter.Count(AuthorLabelChatClient.Label(m.AuthorName)) : 0));
 }
 
 /// <summary>The messages to send, their o200k token count, and how many older messages were left out.</summary>

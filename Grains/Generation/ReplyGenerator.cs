@@ -26,16 +26,27 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
         var finished = false;
         UsageDetails? reported = null;
         ChatWindow? window = null;
-        // Cancelled by the caller (stop) or by silence; each update pushes the deadline back.
+        // Cancelled by the caller (stop) or by silence; updates push the deadline back. Moving a
+        // timer takes a process-wide lock, and at thousands of replies a second of 50 tokens
+        // each that lock was contended: the deadline is moved only when it has come a slack
+        // closer, so a reply is cut off after IdleTimeout of silence, at most the slack later.
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var slack = Math.Min((long)_options.IdleTimeout.TotalMilliseconds / 10, 1000);
+        var armedAt = long.MinValue / 2;
         try
         {
             window = _context.Build(history);
             if (window.Omitted > 0) LogTrimmed(window.Omitted, window.Tokens);
+            // Before the first token the deadline is exact; the first update always moves it.
             idle.CancelAfter(_options.IdleTimeout);
             await foreach (var update in chatClient.GetStreamingResponseAsync(window.Messages, cancellationToken: idle.Token).WithCancellation(idle.Token))
             {
-                idle.CancelAfter(_options.IdleTimeout);
+                var now = Environment.TickCount64;
+                if (now - armedAt >= slack)
+                {
+                    idle.CancelAfter(_options.IdleTimeout + TimeSpan.FromMilliseconds(slack));
+                    armedAt = now;
+                }
                 started = true;
                 // A finish reason, or the usage a provider reports once it is done, marks a whole
                 // answer; a stream that ends without either was cut off.
