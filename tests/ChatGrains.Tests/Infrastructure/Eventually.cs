@@ -10,7 +10,7 @@ public static class Eventually
         {
             var value = await probe();
             if (condition(value)) return value;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout} waiting until {what}.");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout} waiting until {what}; last seen: {value}.");
             await Task.Delay(25);
         }
     }
