@@ -95,7 +95,8 @@ public static class MarkdownReport
             md.AppendLine(I($"| {f.Target} | {f.Conversations:N0} × {f.WatchersPerConversation:N0} | {f.Watchers:N0} | {f.DeliveredPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Client:F0} % | {f.Cpu.Other:F0} % | {f.MeanFrameBytes:F0} | {f.Violations} |"));
         }
         md.AppendLine();
-        md.AppendLine("CPU is % of one core (the machine has 200 %).");
+        md.AppendLine(I($"CPU is % of one core (the machine has 200 %). Other work on the machine took {r.FanOut.Min(f => f.Cpu.Other):F0}–{r.FanOut.Max(f => f.Cpu.Other):F0} % during these windows: where it is high, latencies are the machine's, not the servers'."));
+        md.AppendLine("A conversation grain publishes one delta per `Conversation:DeltaInterval` (50 ms) counted from the end of the previous commit (grain timer ticks do not overlap), so ChatGrains' deltas get fewer and larger as it gets busier: every token still arrives, in fewer events. The baseline publishes every 50 ms exactly, with frames of ChatGrains' mean size at the same point (bytes/event).");
         md.AppendLine();
     }
 
