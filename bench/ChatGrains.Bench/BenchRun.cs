@@ -93,21 +93,41 @@ public static class BenchRun
         }
 
         var final = results with { Duration = clock.Elapsed };
-        var charts = Charts.Write(final, output);
         var command = "dotnet run -c Release --project bench/ChatGrains.Bench --" + (args.Length > 0 ? " " + string.Join(' ', args) : "");
-        var markdown = MarkdownReport.Render(final, charts, command);
-        await File.WriteAllTextAsync(Path.Combine(output, "results.md"), markdown);
-        await File.WriteAllTextAsync(Path.Combine(output, "results.json"), JsonSerializer.Serialize(final, new JsonSerializerOptions
-        {
-            WriteIndented = true,
-            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        }));
+        var markdown = await WriteReportAsync(final, output, command);
+        await File.WriteAllTextAsync(Path.Combine(output, "results.json"), JsonSerializer.Serialize(final, Json));
         Console.WriteLine();
         Console.WriteLine(markdown);
         Log($"results in {output}");
         var failed = final.TotalViolations > 0 || final.Errors.Count > 0;
         if (failed) Log($"FAILED: {final.TotalViolations} lost, doubled or reordered events; {final.Errors.Count} scenario errors");
         return failed ? 1 : 0;
+    }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>The table and the charts, from results just measured or read back from a results.json.</summary>
+    private static async Task<string> WriteReportAsync(BenchResults results, string output, string command)
+    {
+        var charts = Charts.Write(results, output);
+        var markdown = MarkdownReport.Render(results, charts, command);
+        await File.WriteAllTextAsync(Path.Combine(output, "results.md"), markdown);
+        return markdown;
+    }
+
+    /// <summary><c>--render DIR</c>: redraws DIR's table and charts from its results.json, measuring nothing.</summary>
+    public static async Task<int> RenderAsync(string directory)
+    {
+        var results = JsonSerializer.Deserialize<BenchResults>(await File.ReadAllTextAsync(Path.Combine(directory, "results.json")), Json)!;
+        var md = await File.ReadAllTextAsync(Path.Combine(directory, "results.md"));
+        var command = md.Split('`').ElementAtOrDefault(1) ?? "dotnet run -c Release --project bench/ChatGrains.Bench";
+        await WriteReportAsync(results, directory, command);
+        Log($"redrew {directory}");
+        return 0;
     }
 
     private sealed record Step(string Name, bool ChatGrainsOnly, Func<Target, Task> Body);

@@ -74,19 +74,20 @@ public static class Charts
         {
             var x = labels.Count * 3;
             labels.Add($"{cg.Conversations}×{cg.WatchersPerConversation}");
-            throughput.Add(new Bar { Position = x, Value = cg.DeliveredPerSecond / bl.DeliveredPerSecond, FillColor = ChatGrainsColor });
-            latency.Add(new Bar { Position = x + 1, Value = cg.Latency.P99 / bl.Latency.P99, FillColor = BaselineColor });
+            // Log scale: a bar going down is ChatGrains below the baseline, up is above it.
+            throughput.Add(new Bar { Position = x, Value = Math.Log10(cg.DeliveredPerSecond / bl.DeliveredPerSecond), FillColor = ChatGrainsColor });
+            latency.Add(new Bar { Position = x + 1, Value = Math.Log10(cg.Latency.P99 / bl.Latency.P99), FillColor = BaselineColor });
         }
         var t = plot.Add.Bars(throughput);
         t.LegendText = "throughput, ChatGrains / baseline";
         var l = plot.Add.Bars(latency);
         l.LegendText = "p99 latency, ChatGrains / baseline";
-        plot.Add.HorizontalLine(1, 1, Colors.Gray, LinePattern.Dotted);
+        plot.Add.HorizontalLine(0, 1, Colors.Gray, LinePattern.Dotted);
         plot.Axes.Bottom.SetTicks(labels.Select((_, i) => i * 3 + 0.5).ToArray(), labels.ToArray());
-        plot.Axes.Margins(bottom: 0);
+        LogY(plot);
         plot.Title("ChatGrains vs bare Kestrel, same client and load");
         plot.XLabel("conversations × watchers per conversation");
-        plot.YLabel("ratio (1 = same as the baseline)");
+        plot.YLabel("ratio, log scale (1 = same as the baseline)");
         plot.ShowLegend(Alignment.UpperLeft);
         return Save(plot, directory, "chatgrains-vs-baseline.png");
     }
@@ -96,7 +97,7 @@ public static class Charts
         {
             MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
             IntegerTicksOnly = true,
-            LabelFormatter = y => $"{Math.Pow(10, y):0.##}",
+            LabelFormatter = y => $"{Math.Pow(10, y):0.###}",
         };
 
     private static string Save(Plot plot, string directory, string name)
