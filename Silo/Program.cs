@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-
 namespace ChatGrains.Silo;
 
 /// <summary>
@@ -14,27 +12,10 @@ public static class Program
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddConversationSilo();
-        builder.Services.AddHealthChecks().AddCheck<GrainsAnswer>("grains");
+        builder.Services.AddHealthChecks().AddCheck<GrainsHealthCheck>("grains");
 
         var app = builder.Build();
         app.MapHealthChecks("/health");
         app.Run();
-    }
-
-    /// <summary>Healthy once this silo answers a grain call that reads the store.</summary>
-    private sealed class GrainsAnswer(IGrainFactory grains) : IHealthCheck
-    {
-        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                await grains.GetGrain<IConversationDirectoryGrain>(0).ListAsync("");
-                return HealthCheckResult.Healthy();
-            }
-            catch (Exception ex)
-            {
-                return HealthCheckResult.Unhealthy("Grains or the store are not answering.", ex);
-            }
-        }
     }
 }

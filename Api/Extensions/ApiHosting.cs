@@ -111,7 +111,7 @@ public static class ApiHosting
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemMapping>();
-        services.AddHealthChecks().AddCheck<ClusterHealthCheck>("cluster");
+        services.AddHealthChecks().AddCheck<GrainsHealthCheck>("cluster");
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Encoder = ChatJson.WireOptions.Encoder;
@@ -141,21 +141,4 @@ public static class ApiHosting
     }
 
     public sealed record FeedCounters(int Feeds, int Watchers, int Subscriptions, long WatchersCutOff, long GcHeapBytes);
-
-    /// <summary>Healthy once a grain call reaches a silo and the store answers.</summary>
-    private sealed class ClusterHealthCheck(IGrainFactory grains) : IHealthCheck
-    {
-        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                await grains.GetGrain<IConversationDirectoryGrain>(0).ListAsync("");
-                return HealthCheckResult.Healthy();
-            }
-            catch (Exception ex)
-            {
-                return HealthCheckResult.Unhealthy("The cluster or its store is not answering.", ex);
-            }
-        }
-    }
 }

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace ChatGrains.Silo;
+
+/// <summary>Healthy once a grain call reaches a silo and the store answers; used by silos and API hosts alike.</summary>
+public sealed class GrainsHealthCheck(IGrainFactory grains) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await grains.GetGrain<IConversationDirectoryGrain>(0).ListAsync("");
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex)
+        {
+            return HealthCheckResult.Unhealthy("Grains or the store are not answering.", ex);
+        }
+    }
+}
