@@ -60,6 +60,22 @@ public static class SiloHosting
                 .Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10))
                 .AddRedisGrainStorage(PubSubStore, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(cluster.Redis!))
                 .AddConversationStreams(pubSubInMemory: false);
+            // The default grain directory is eventually consistent: a killed silo takes its share
+            // of the directory with it, and every grain registered there, wherever it runs, is
+            // deactivated, so a reply in progress on a healthy silo would end 'failed'. The
+            // strongly consistent directory rebuilds a lost range from the silos that survive.
+            // (Still marked experimental in Orleans 10; Orleans' own test cluster offers it as a
+            // switch.)
+#pragma warning disable ORLEANSEXP003
+            silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
+            // After a crash it holds back new activations in the dead silo's ranges for this long
+            // from the estimated moment of failure, in case the silo is not dead but cut off. The
+            // default 30 s outlasts a 10 s call, so a conversation created just after a silo died
+            // failed with a timeout. 10 s leaves about 5 s after the death is declared (that is
+            // when a silo cut off finds itself declared dead and stops); a conversation's store
+            // fences out a second activation anyway (its event ids are a primary key).
+            silo.Configure<GrainDirectoryOptions>(o => o.RangeLeaseDuration = TimeSpan.FromSeconds(10));
         });
         return builder;
     }

@@ -1,11 +1,15 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 
 namespace ChatGrains.Api;
 
 /// <summary>
 /// The one place refusals become problem+json: the API's own <see cref="ApiProblem"/>s and
-/// the grain's <see cref="ConversationException"/>s, with the contract's status codes.
+/// the grain's <see cref="ConversationException"/>s, with the contract's status codes, and the
+/// cluster's passing troubles (a silo just died, a call timed out) as 503 with a Retry-After:
+/// the client may retry, a POST with the same Idempotency-Key posting at most once.
 /// </summary>
 public sealed class ProblemMapping(IProblemDetailsService problems) : IExceptionHandler
 {
@@ -17,10 +21,13 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             ConversationException { Kind: ConversationErrorKind.NotFound } => (StatusCodes.Status404NotFound, "Not found"),
             ConversationException { Kind: ConversationErrorKind.Conflict } => (StatusCodes.Status409Conflict, "Conflict"),
             ConversationException { Kind: ConversationErrorKind.IdempotencyKeyReused } => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused"),
+            TimeoutException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
+                => (StatusCodes.Status503ServiceUnavailable, "The cluster is recovering; try again shortly"),
             _ => (0, ""),
         };
         if (status == 0 || http.Response.HasStarted) return false;
         http.Response.StatusCode = status;
+        if (status == StatusCodes.Status503ServiceUnavailable) http.Response.Headers.RetryAfter = "2";
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,

@@ -63,6 +63,7 @@ public sealed partial class ConversationGrain(
         {
             // Leaving with a reply in progress (shutdown, or the activation was discarded):
             // end it now rather than leave its watchers waiting.
+            LogDeactivatedMidReply(active.MessageId, reason.ReasonCode, reason.Description);
             await active.StopAsync();
             var (text, _) = active.Buffer.Take();
             if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
@@ -283,6 +284,9 @@ public sealed partial class ConversationGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reply {MessageId} was interrupted by a restart and ended failed")]
     private partial void LogInterrupted(string messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reply {MessageId} ends failed: its conversation is deactivating ({Reason}: {Description})")]
+    private partial void LogDeactivatedMidReply(string messageId, DeactivationReasonCode reason, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing events from {FirstId} failed; hosts will backfill from the grain")]
     private partial void LogPublishFailed(Exception ex, long firstId);
