@@ -16,13 +16,15 @@ public sealed class ChatContext(string systemPrompt, int maxTokens)
     // OpenAI's own accounting.
     private const int TokensPerMessage = 4;
 
+    private readonly int _systemPromptTokens = string.IsNullOrEmpty(systemPrompt) ? 0 : TokensPerMessage + TokenCounter.Count(systemPrompt);
+
     public ChatWindow Build(IReadOnlyList<Message> history)
     {
         var candidates = history
             .Where(m => m.Role == Roles.User || (m.Status == MessageStatus.Complete && m.Content.Length > 0))
             .ToList();
 
-        var tokens = string.IsNullOrEmpty(systemPrompt) ? 0 : TokensPerMessage + TokenCounter.Count(systemPrompt);
+        var tokens = _systemPromptTokens;
         var first = candidates.Count;
         while (first > 0)
         {
