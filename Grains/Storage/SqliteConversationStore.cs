@@ -75,42 +75,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """;
         command.Parameters.AddWithValue("$c", conversationId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-
-        if (!await reader.ReadAsync(cancellationToken)) return null;
-        var info = new ConversationInfo(conversationId, reader.GetString(0), reader.GetString(1), FromText(reader.GetString(2)));
-        var lastEventId = reader.GetInt64(3);
-        var lastActivityAt = FromText(reader.GetString(4));
-        var firstStoredEventId = reader.IsDBNull(5) ? lastEventId + 1 : reader.GetInt64(5);
-
-        await reader.NextResultAsync(cancellationToken);
-        var members = new List<Member>();
-        while (await reader.ReadAsync(cancellationToken)) members.Add(new Member(reader.GetString(0), reader.GetString(1)));
-
-        await reader.NextResultAsync(cancellationToken);
-        var messages = new List<StoredMessage>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var message = new Message(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.GetString(5), NullableString(reader, 6), FromText(reader.GetString(7)), NullableString(reader, 8),
-                UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
-            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
-        }
-
-        await reader.NextResultAsync(cancellationToken);
-        var invites = new List<Invite>();
-        while (await reader.ReadAsync(cancellationToken))
-            invites.Add(new Invite(reader.GetString(0), reader.GetString(1), FromText(reader.GetString(2))));
-
-        await reader.NextResultAsync(cancellationToken);
-        var keys = new List<IdempotencyRecord>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var exchange = new PostReceiptIds(reader.GetString(3), reader.GetString(4), reader.GetInt64(5));
-            keys.Add(new IdempotencyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), exchange));
-        }
-
-        return new StoredConversation(info, members, messages, invites, keys, lastEventId, lastActivityAt, firstStoredEventId);
+        return await StoredConversationReader.ReadAsync(reader, conversationId, static (r, i) => FromText(r.GetString(i)), cancellationToken);
     }
 
     public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default)
@@ -259,11 +224,6 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
 
     private static DateTimeOffset FromText(string text) =>
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-
-    private static string? NullableString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    private static Usage? UsageOf(int? promptTokens, int? completionTokens) =>
-        promptTokens is null && completionTokens is null ? null : new Usage(promptTokens ?? 0, completionTokens ?? 0);
 
     private sealed record PendingCommit(ConversationCommit Commit, TaskCompletionSource Done);
 

@@ -1,0 +1,57 @@
+using System.Data.Common;
+
+namespace ChatGrains.Storage;
+
+/// <summary>
+/// Reads what <see cref="IConversationStore.LoadAsync"/> queries, in this order and column
+/// layout: the conversation row (title, owner, created, last event id, last activity, first
+/// stored event id), then its members, messages, invites and idempotency keys. Both stores
+/// return that layout; they differ only in how a time is kept, which <c>time</c> reads.
+/// </summary>
+internal static class StoredConversationReader
+{
+    public static async Task<StoredConversation?> ReadAsync(
+        DbDataReader reader, string conversationId, Func<DbDataReader, int, DateTimeOffset> time, CancellationToken cancellationToken)
+    {
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        var info = new ConversationInfo(conversationId, reader.GetString(0), reader.GetString(1), time(reader, 2));
+        var lastEventId = reader.GetInt64(3);
+        var lastActivityAt = time(reader, 4);
+        var firstStoredEventId = reader.IsDBNull(5) ? lastEventId + 1 : reader.GetInt64(5);
+
+        await reader.NextResultAsync(cancellationToken);
+        var members = new List<Member>();
+        while (await reader.ReadAsync(cancellationToken)) members.Add(new Member(reader.GetString(0), reader.GetString(1)));
+
+        await reader.NextResultAsync(cancellationToken);
+        var messages = new List<StoredMessage>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var message = new Message(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetString(5), NullableString(reader, 6), time(reader, 7), NullableString(reader, 8),
+                UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
+            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        var invites = new List<Invite>();
+        while (await reader.ReadAsync(cancellationToken))
+            invites.Add(new Invite(reader.GetString(0), reader.GetString(1), time(reader, 2)));
+
+        await reader.NextResultAsync(cancellationToken);
+        var keys = new List<IdempotencyRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var exchange = new PostReceiptIds(reader.GetString(3), reader.GetString(4), reader.GetInt64(5));
+            keys.Add(new IdempotencyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), exchange));
+        }
+
+        return new StoredConversation(info, members, messages, invites, keys, lastEventId, lastActivityAt, firstStoredEventId);
+    }
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static Usage? UsageOf(int? promptTokens, int? completionTokens) =>
+        promptTokens is null && completionTokens is null ? null : new Usage(promptTokens ?? 0, completionTokens ?? 0);
+}
