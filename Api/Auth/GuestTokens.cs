@@ -58,13 +58,17 @@ public sealed class SigningKey
 
 public static class ClaimsPrincipalExtensions
 {
+    // The claims that name the user, in order of preference: a guest token's, then the
+    // framework's long names an external issuer may use.
+    private static readonly string[] IdClaims = [JwtRegisteredClaimNames.Sub, ClaimTypes.NameIdentifier];
+    private static readonly string[] NameClaims = ["name", ClaimTypes.Name];
+
     /// <summary>The signed-in user, as the grain knows them.</summary>
     public static Caller ToCaller(this ClaimsPrincipal user)
     {
-        var id = user.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? user.FindFirstValue(ClaimTypes.NameIdentifier)
+        var id = First(user, IdClaims)
             ?? throw new ApiProblem(StatusCodes.Status401Unauthorized, "Unauthorized", "The token names no user.");
-        var name = user.FindFirstValue("name") ?? user.FindFirstValue(ClaimTypes.Name) ?? id;
-        return new Caller(id, name);
+        return new Caller(id, First(user, NameClaims) ?? id);
     }
 
     /// <summary>
@@ -75,6 +79,9 @@ public static class ClaimsPrincipalExtensions
     /// </summary>
     public static ClaimsPrincipal KeepingCallerClaims(this ClaimsPrincipal user) =>
         new(user.Identities.Select(i => new ClaimsIdentity(
-            i.Claims.Where(c => c.Type is JwtRegisteredClaimNames.Sub or ClaimTypes.NameIdentifier or "name" or ClaimTypes.Name),
+            i.Claims.Where(c => IdClaims.Contains(c.Type) || NameClaims.Contains(c.Type)),
             i.AuthenticationType, i.NameClaimType, i.RoleClaimType)));
+
+    private static string? First(ClaimsPrincipal user, string[] types) =>
+        types.Select(user.FindFirstValue).FirstOrDefault(v => v is not null);
 }

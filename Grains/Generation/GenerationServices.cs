@@ -90,7 +90,7 @@ public static class GenerationServices
         var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);
         var endpoint = new Uri(options.Endpoint!.Trim());
         var model = options.Model!.Trim();
-        if (options.Provider.Trim().Equals(GeneratorOptions.Ollama, StringComparison.OrdinalIgnoreCase))
+        if (options.Uses(GeneratorOptions.Ollama))
         {
             // OllamaSharp asks for "api/chat" relative to the base address, which must end in '/'.
             http.BaseAddress = endpoint.AbsoluteUri.EndsWith('/') ? endpoint : new Uri(endpoint.AbsoluteUri + "/");

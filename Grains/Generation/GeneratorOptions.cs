@@ -54,5 +54,8 @@ public sealed class GeneratorOptions
     /// <summary>The first retry's delay; each next one doubles it (with jitter). A Retry-After header wins.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    public bool IsRemote => !Provider.Trim().Equals(Embedded, StringComparison.OrdinalIgnoreCase);
+    public bool IsRemote => !Uses(Embedded);
+
+    /// <summary>Whether <see cref="Provider"/> names this provider (any case, surrounding spaces ignored).</summary>
+    public bool Uses(string provider) => Provider.Trim().Equals(provider, StringComparison.OrdinalIgnoreCase);
 }

@@ -44,6 +44,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
         var silo = await cluster.SiloHostingAsync(id);
         var clock = Stopwatch.StartNew();
         await cluster.KillAsync("silo", silo);
+        var restarted = false;
         try
         {
             foreach (var watch in new[] { onApi1, onApi2 })
@@ -69,12 +70,12 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
             // (some of them land in directory ranges the dead silo owned).
             await CreateAndPostAsync(ada, bob);
             await cluster.StartAsync("silo", silo);
-            silo = 0;
+            restarted = true;
             await CreateAndPostAsync(ada, bob);
         }
         finally
         {
-            if (silo != 0) await cluster.StartAsync("silo", silo);
+            if (!restarted) await cluster.StartAsync("silo", silo);
         }
     }
 
