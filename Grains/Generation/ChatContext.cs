@@ -54,9 +54,13 @@ public sealed class ChatContext(string systemPrompt, int maxTokens)
     // start, under the tokenizer's cache lock, was a bottleneck with many conversations).
     private static readonly ConditionalWeakTable<Message, object> Costs = new();
 
-    private static int CostOf(Message m) => (int)Costs.GetValue(m, static m =>
-        TokensPerMessage + TokenCounter.Count(m.Content)
-        + (m.Role == Roles.User ? TokenCounter.Count(AuthorLabelChatClient.Label(m.AuthorName)) : 0));
+    // A reply that says what it cost is not tokenized again: the model counted its own tokens.
+    private static int CostOf(Message m) => (int)Costs.GetValue(m, static m => TokensPerMessage + m switch
+    {
+        { Role: Roles.User } => TokenCounter.Count(m.Content) + TokenCounter.Count(AuthorLabelChatClient.Label(m.AuthorName)),
+        { Usage.CompletionTokens: > 0 and var completion } => completion,
+        _ => TokenCounter.Count(m.Content),
+    });
 }
 
 /// <summary>The messages to send, their o200k token count, and how many older messages were left out.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -14,7 +15,7 @@ namespace ChatGrains.Generation;
 /// the last user message with 120–250 tokens of text composed from a small sentence bank, chosen
 /// by a PRNG seeded from a SHA-256 of the prompt, so the same prompt always gets the same reply.
 /// The reply is cut where a real model (o200k_base) would cut it and streamed one token per
-/// update, paced at <see cref="GeneratorOptions.TokensPerSecond"/>.
+/// update, paced at <see cref="GeneratorOptions.TokensPerSecond"/> by a <see cref="TokenPacer"/>.
 /// </summary>
 public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptions, TimeProvider? timeProvider = null) : IChatClient
 {
@@ -23,6 +24,7 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
 
     private readonly double _tokensPerSecond = generatorOptions.Value.TokensPerSecond;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly TokenPacer _pacer = new(timeProvider ?? TimeProvider.System);
     private readonly ChatClientMetadata _metadata = new(ProviderName, providerUri: null, defaultModelId: ModelId);
 
     public Task<ChatResponse> GetResponseAsync(
@@ -41,12 +43,44 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _pacer.Dispose();
 
     /// <summary>The full reply to <paramref name="prompt"/>; the same prompt always gives the same text.</summary>
-    public static string ComposeReply(string prompt)
+    public static string ComposeReply(string prompt) => string.Concat(ComposeParts(prompt));
+
+    /// <summary>
+    /// The reply to <paramref name="prompt"/> as o200k tokens: exactly what <see cref="SplitIntoTokens"/>
+    /// makes of <see cref="ComposeReply"/>, at a fraction of the cost. The reply is made of parts
+    /// that meet where the tokenizer's pre-tokenizer splits anyway (before a space that starts a
+    /// word, after a line break), so each part is tokenized alone; every part but the echo of the
+    /// prompt comes from the sentence bank, and its tokens are worked out once per process.
+    /// Tokenizing each whole reply, with a thousand replies starting every few seconds, was a
+    /// tenth of a busy node's CPU.
+    /// </summary>
+    internal static List<string> ComposeTokens(string prompt)
+    {
+        var tokens = new List<string>(256);
+        var parts = ComposeParts(prompt);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            tokens.AddRange(i == EchoPart ? SplitIntoTokens(parts[i]) : BankTokens(parts[i]));
+        }
+        return tokens;
+    }
+
+    // The part that quotes the prompt; every other part is bank text.
+    private const int EchoPart = 1;
+
+    private static readonly ConcurrentDictionary<string, string[]> BankPieces = new();
+
+    private static string[] BankTokens(string part) => BankPieces.GetOrAdd(part, static p => [.. SplitIntoTokens(p)]);
+
+    /// <summary>
+    /// The reply as parts whose concatenation is the text: the opening, the echo, one part per
+    /// body sentence, the summary heading, one part per bullet, the closing. A space between two
+    /// sentences opens the next part; line breaks close the part they follow.
+    /// </summary>
+    private static List<string> ComposeParts(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var random = new SplitMix64(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));
@@ -61,23 +95,37 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
         var closing = Pick(Closings, ref random);
         var targetTokens = 130 + random.Next(81);
 
-        // Sentences are added until the reply reaches its length. Each piece is counted once and
-        // the counts summed (tokens do not span the spaces and line breaks between the pieces),
-        // rather than counting the whole reply again for every sentence added: that was a tenth
-        // of a busy silo's CPU with a thousand replies starting every few seconds.
-        var tokens = TokenCounter.Count(Assemble(opening, echo, [], heading, bullets, closing));
+        var parts = new List<string>(24) { opening, " " + echo + "\n\n" };
+        var frame = new List<string>(5) { heading + "\n" };
+        for (var i = 0; i < bullets.Length; i++) frame.Add("- " + bullets[i] + (i == bullets.Length - 1 ? "\n\n" : "\n"));
+        frame.Add(closing);
+
+        // Sentences are added until the reply reaches its length.
+        var tokens = TokenCounter.Count(parts[EchoPart]) + parts.Where((_, i) => i != EchoPart).Concat(frame).Sum(p => BankTokens(p).Length);
         var sentences = 0;
         do
         {
-            tokens += TokenCounter.Count(Separator(sentences) + body[sentences]);
+            tokens += BankTokens(SentencePart(body, sentences, sentences + 1)).Length;
             sentences++;
         }
         while (sentences < body.Length && tokens < targetTokens);
-        return Assemble(opening, echo, body.AsSpan(0, sentences), heading, bullets, closing);
+
+        for (var i = 0; i < sentences; i++) parts.Add(SentencePart(body, i, sentences));
+        parts.AddRange(frame);
+        return parts;
     }
 
-    // Three sentences to a paragraph reads like prose rather than a wall of text.
-    private static string Separator(int sentence) => sentence == 0 ? "" : sentence % 3 == 0 ? "\n\n" : " ";
+    /// <summary>
+    /// Body sentence <paramref name="i"/> of <paramref name="count"/>, with the space that leads
+    /// into it or the paragraph break that follows it. Three sentences to a paragraph reads like
+    /// prose rather than a wall of text; the last one ends the body with a paragraph break.
+    /// </summary>
+    private static string SentencePart(string[] body, int i, int count)
+    {
+        var lead = i > 0 && i % 3 != 0 ? " " : "";
+        var trail = i == count - 1 || (i + 1) % 3 == 0 ? "\n\n" : "";
+        return lead + body[i] + trail;
+    }
 
     /// <summary>
     /// The reply's text cut at o200k token boundaries. A token that ends inside a multi-byte
@@ -117,7 +165,7 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
         string prompt, bool paced, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pieces = SplitIntoTokens(ComposeReply(prompt));
+        var pieces = ComposeTokens(prompt);
         var responseId = Guid.NewGuid().ToString("N");
         var createdAt = _time.GetUtcNow();
         var start = _time.GetTimestamp();
@@ -128,13 +176,9 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
             if (paced)
             {
                 // Token i is due at start + i / rate. Waiting for the schedule rather than a fixed
-                // gap after each token keeps timer overshoot from adding up over the reply.
-                var wait = TimeSpan.FromSeconds(i / _tokensPerSecond) - _time.GetElapsedTime(start);
-                if (wait > TimeSpan.Zero)
-                {
-                    // Timers count whole milliseconds; rounding up means a token is never early.
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), _time, cancellationToken);
-                }
+                // gap after each token keeps a late wake-up from delaying the rest of the reply.
+                var wake = _pacer.WhenDue(start + (long)(i / _tokensPerSecond * _time.TimestampFrequency));
+                if (!wake.IsCompleted) await wake.WaitAsync(cancellationToken);
             }
 
             var update = new ChatResponseUpdate(ChatRole.Assistant, pieces[i])
@@ -162,19 +206,6 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     {
         ArgumentNullException.ThrowIfNull(messages);
         return messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
-    }
-
-    private static string Assemble(
-        string opening, string echo, ReadOnlySpan<string> body, string heading, string[] bullets, string closing)
-    {
-        var text = new StringBuilder();
-        text.Append(opening).Append(' ').Append(echo).Append("\n\n");
-        for (var i = 0; i < body.Length; i++) text.Append(Separator(i)).Append(body[i]);
-
-        text.Append("\n\n").Append(heading).Append('\n');
-        foreach (var bullet in bullets) text.Append("- ").Append(bullet).Append('\n');
-        text.Append('\n').Append(closing);
-        return text.ToString();
     }
 
     /// <summary>

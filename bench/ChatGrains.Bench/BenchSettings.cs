@@ -51,7 +51,8 @@ public sealed record BenchSettings
                 "--sweep" when i + 1 < args.Length => settings with { SweepWatchersPerConversation = [.. args[++i].Split(',').Select(int.Parse)] },
                 "--replies" when i + 1 < args.Length => settings with { Replies = int.Parse(args[++i]) },
                 "--window" when i + 1 < args.Length => settings with { Window = TimeSpan.FromSeconds(double.Parse(args[++i])) },
-                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--replies C] [--window SECONDS]"),
+                "--warmup" when i + 1 < args.Length => settings with { Warmup = TimeSpan.FromSeconds(double.Parse(args[++i])) },
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--replies C] [--warmup SECONDS] [--window SECONDS]"),
             };
         }
         return settings;

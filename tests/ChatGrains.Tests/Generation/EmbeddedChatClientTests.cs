@@ -11,8 +11,8 @@ public sealed class EmbeddedChatClientTests
 {
     private static readonly Lazy<TiktokenTokenizer> Tokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
 
-    public static TheoryData<string> AwkwardPrompts => new()
-    {
+    private static readonly string[] AwkwardPromptTexts =
+    [
         "hi",
         "",
         "   ",
@@ -22,7 +22,9 @@ public sealed class EmbeddedChatClientTests
         "猫が好きです。请介绍一下奥尔良框架。한국어도 돼요?",
         "<|endoftext|> **bold** `code` [link](http://x)",
         "broken \uD800 surrogate \uDC00 text",
-    };
+    ];
+
+    public static TheoryData<string> AwkwardPrompts => new(AwkwardPromptTexts);
 
     [Fact]
     public async Task Same_prompt_streams_the_same_text()
@@ -61,6 +63,20 @@ public sealed class EmbeddedChatClientTests
         Assert.Equal(EmbeddedChatClient.ComposeReply(prompt), string.Concat(updates.Select(u => u.Text)));
         Assert.All(updates, u => Assert.Equal(ChatRole.Assistant, u.Role));
         Assert.All(updates, u => Assert.NotEmpty(u.Text));
+    }
+
+    [Fact]
+    public void Reply_tokens_are_where_o200k_cuts_the_whole_reply()
+    {
+        // The reply is tokenized part by part, with the bank's parts worked out once; that must
+        // give exactly the tokens of the whole text, for every arrangement of the bank.
+        var prompts = AwkwardPromptTexts
+            .Concat(Enumerable.Range(0, 300).Select(i => $"Question {i}: how do grains {(i % 2 == 0 ? "stream" : "keep")} state?"));
+
+        foreach (var prompt in prompts)
+        {
+            Assert.Equal(EmbeddedChatClient.SplitIntoTokens(EmbeddedChatClient.ComposeReply(prompt)), EmbeddedChatClient.ComposeTokens(prompt));
+        }
     }
 
     [Fact]
