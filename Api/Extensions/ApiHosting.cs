@@ -35,7 +35,7 @@ public static class ApiHosting
                 // No grain call here legitimately takes long; a call lost with a dying silo should
                 // fail (and be retried by the feed) in 10 s, not the default 30.
                 .Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10))
-                .AddMemoryStreams(ConversationStreams.Provider)
+                .AddConversationStreams()
                 // Stream subscriptions can be lost with a gateway without any error (dotnet/orleans
                 // #7992): when one goes, every feed catches up from its grain and resubscribes.
                 .AddGatewayCountChangedHandler(sp => (_, e) =>

@@ -26,7 +26,7 @@ public static class BenchRun
         var clock = Stopwatch.StartNew();
         if (!s.NoBuild) Build(root);
 
-        var results = new BenchResults(Machine.Describe(), s.Quick, DateTime.UtcNow, TimeSpan.Zero, [], [], [], [], []);
+        var results = new BenchResults(Machine.Describe(), s.Quick, DateTime.UtcNow, TimeSpan.Zero, [], [], [], [], [], []);
         Log($"{results.Machine}; server logs in {logs}");
         using var client = new LoadClient();
         var tokens = s.TokensPerSecond.ToString(CultureInfo.InvariantCulture);
@@ -89,6 +89,23 @@ public static class BenchRun
             {
                 await Run(results, step.Name, ChatGrains, [step]);
                 if (!step.ChatGrainsOnly) await Run(results, step.Name, Baseline, [step]);
+            }
+        }
+
+        if (!s.Quick && s.Runs("replies") && s.Replies > 0)
+        {
+            // What Orleans alone costs at the replies' rate: a grain timer and the stream hop.
+            try
+            {
+                var f = await StreamFloorScenario.RunAsync(logs, s.Replies, s.DeltaInterval,
+                    frameBytes.GetValueOrDefault((s.Replies, 1), 190), s.Warmup, s.Window);
+                results.Floors!.Add(f);
+                Log($"Orleans floor {f.Streams}×1: {f.EventsPerSecond:N0} events/s, p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, CPU {f.Cpu.Server:F0} %, violations {f.Violations}");
+            }
+            catch (Exception ex)
+            {
+                results.Errors.Add($"Orleans floor: {ex.GetType().Name}: {ex.Message}");
+                Log($"Orleans floor FAILED: {ex}");
             }
         }
 

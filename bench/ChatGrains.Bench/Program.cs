@@ -1,7 +1,9 @@
 using ChatGrains.Bench;
 using ChatGrains.Bench.Baseline;
+using ChatGrains.Bench.Floor;
 
-// `ChatGrains.Bench baseline-server …` is the baseline's own process; anything else runs the benchmark.
+// `ChatGrains.Bench baseline-server …` and `… stream-floor …` are child processes of a run; anything else runs the benchmark.
 if (args.Contains("baseline-server")) return await BaselineServer.RunAsync(args);
+if (args.Contains("stream-floor")) return await StreamFloor.RunAsync(args);
 if (args is ["--render", var directory]) return await BenchRun.RenderAsync(directory);
 return await BenchRun.RunAsync(BenchSettings.Parse(args), args);

@@ -30,6 +30,7 @@ public static class MarkdownReport
         if (!r.Quick) Targets(md, r);
         Density(md, r);
         FanOut(md, r);
+        Floors(md, r);
         Ratios(md, r);
         Storms(md, r);
         foreach (var chart in charts) md.AppendLine(CultureInfo.InvariantCulture, $"![{Path.GetFileNameWithoutExtension(chart)}]({Path.GetFileName(chart)})").AppendLine();
@@ -53,7 +54,12 @@ public static class MarkdownReport
             md.AppendLine(I($"| hold 19,000 watchers on one API host at ≤ 1.2× the baseline's memory per watcher | {cgD.Held:N0} held; RSS {cgD.RssPerWatcherKb:F1} KB vs {blD.RssPerWatcherKb:F1} KB per watcher ({ratio:F2}×), GC heap {cgD.HeapPerWatcherKb:F1} KB vs {blD.HeapPerWatcherKb:F1} KB | {Mark(cgD.Held >= 19_000 && ratio <= 1.2)} |"));
         }
         if (r.FanOut.FirstOrDefault(f => f.Target == "ChatGrains" && f.Label == "replies") is { } replies)
-            md.AppendLine(I($"| {replies.Conversations:N0} concurrent replies at {replies.TokensPerSecond:0} tokens/s, p99 ≤ 50 ms | p50 {replies.Latency.P50:F1} ms, p99 {replies.Latency.P99:F1} ms, {replies.DeliveredPerSecond:N0} events/s | {Mark(replies.Latency.P99 <= 50)} |"));
+        {
+            var floor = (r.Floors ?? []).FirstOrDefault() is { } f
+                ? I($"; the Orleans floor alone at this rate: p99 {f.Latency.P99:F1} ms at {f.Cpu.Server:F0} % CPU")
+                : "";
+            md.AppendLine(I($"| {replies.Conversations:N0} concurrent replies at {replies.TokensPerSecond:0} tokens/s, p99 ≤ 50 ms | p50 {replies.Latency.P50:F1} ms, p99 {replies.Latency.P99:F1} ms, {replies.DeliveredPerSecond:N0} events/s{floor} | {Mark(replies.Latency.P99 <= 50)} |"));
+        }
         var pairs = Comparison.Pairs(r).Where(p => p.ChatGrains.Label == "sweep").ToList();
         if (pairs.Count > 0)
         {
@@ -97,6 +103,22 @@ public static class MarkdownReport
         md.AppendLine();
         md.AppendLine(I($"CPU is % of one core (the machine has 200 %). Other work on the machine took {r.FanOut.Min(f => f.Cpu.Other):F0}–{r.FanOut.Max(f => f.Cpu.Other):F0} % during these windows: where it is high, latencies are the machine's, not the servers'."));
         md.AppendLine("A conversation grain publishes one delta per `Conversation:DeltaInterval` (50 ms) counted from the end of the previous commit (grain timer ticks do not overlap), so ChatGrains' deltas get fewer and larger as it gets busier: every token still arrives, in fewer events. The baseline publishes every 50 ms exactly, with frames of ChatGrains' mean size at the same point (bytes/event).");
+        md.AppendLine();
+    }
+
+    private static void Floors(StringBuilder md, BenchResults r)
+    {
+        if (r.Floors is not { Count: > 0 } floors) return;
+        md.AppendLine("## The Orleans floor: a grain timer and the stream hop alone, at the replies' rate");
+        md.AppendLine();
+        md.AppendLine("One silo with ChatGrains' stream settings; each grain publishes one event of the deltas' size per interval from a grain timer, and a subscription in the same process receives it. No generator, no store, no HTTP, no load generator: what is left of the replies row's cost once Orleans' own is taken away is ChatGrains'.");
+        md.AppendLine();
+        md.AppendLine("| streams | interval | events/s | p50 | p99 | p99.9 | max | CPU | other CPU | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var f in floors)
+        {
+            md.AppendLine(I($"| {f.Streams:N0} | {f.IntervalMs:0} ms | {f.EventsPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Other:F0} % | {f.Violations} |"));
+        }
         md.AppendLine();
     }
 

@@ -1,3 +1,4 @@
+using ChatGrains.Bench.Floor;
 using ChatGrains.Bench.Measure;
 using ChatGrains.Bench.Targets;
 using HdrHistogram;
@@ -37,7 +38,9 @@ public sealed record ResumeStormResult(
 
 public sealed record BenchResults(
     Machine Machine, bool Quick, DateTime StartedUtc, TimeSpan Duration,
-    List<DensityResult> Density, List<FanOutResult> FanOut, List<ResumeStormResult> ResumeStorms, List<string> Errors, List<string> ViolationSamples)
+    List<DensityResult> Density, List<FanOutResult> FanOut, List<ResumeStormResult> ResumeStorms, List<StreamFloorResult>? Floors,
+    List<string> Errors, List<string> ViolationSamples)
 {
-    public long TotalViolations => Density.Sum(d => d.Violations) + FanOut.Sum(f => f.Violations) + ResumeStorms.Sum(r => r.Violations);
+    public long TotalViolations => Density.Sum(d => d.Violations) + FanOut.Sum(f => f.Violations) + ResumeStorms.Sum(r => r.Violations)
+        + (Floors ?? []).Sum(f => f.Violations);
 }

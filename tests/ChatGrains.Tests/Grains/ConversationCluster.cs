@@ -31,7 +31,7 @@ public sealed class ConversationCluster : IAsyncLifetime
             host.AddConversationServices();
         });
         builder.ConfigureSilo((_, silo) => silo.AddConversationStreams());
-        builder.ConfigureClient(client => client.AddMemoryStreams(ConversationStreams.Provider));
+        builder.ConfigureClient(client => client.AddConversationStreams());
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
