@@ -41,7 +41,8 @@ public sealed class FeedTests(QuickFeedFixture fixture) : IClassFixture<QuickFee
 
         foreach (var w in watchers) await w.DisposeAsync();
         await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(id)), f => f is null, TimeSpan.FromSeconds(10), "the feed closes after its grace period");
-        Assert.Empty(await stream.GetAllSubscriptionHandles());
+        // The hub forgets the feed first, then the feed unsubscribes.
+        await Infrastructure.Eventually.Until(() => stream.GetAllSubscriptionHandles(), h => h.Count == 0, TimeSpan.FromSeconds(10), "the stream subscription is dropped");
     }
 
     [Fact]
