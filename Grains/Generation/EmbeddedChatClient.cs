@@ -54,8 +54,8 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     /// that meet where the tokenizer's pre-tokenizer splits anyway (before a space that starts a
     /// word, after a line break), so each part is tokenized alone; every part but the echo of the
     /// prompt comes from the sentence bank, and its tokens are worked out once per process.
-    /// Tokenizing each whole reply, with a thousand replies starting every few seconds, was a
-    /// tenth of a busy node's CPU.
+    /// (Tokenizing each whole reply, with a thousand replies starting every few seconds, was
+    /// about a tenth of a busy node's profile samples.)
     /// </summary>
     internal static List<string> ComposeTokens(string prompt)
     {
@@ -101,7 +101,7 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
         frame.Add(closing);
 
         // Sentences are added until the reply reaches its length.
-        var tokens = TokenCounter.Count(parts[EchoPart]) + parts.Where((_, i) => i != EchoPart).Concat(frame).Sum(p => BankTokens(p).Length);
+        var tokens = BankTokens(opening).Length + TokenCounter.Count(parts[EchoPart]) + frame.Sum(p => BankTokens(p).Length);
         var sentences = 0;
         do
         {

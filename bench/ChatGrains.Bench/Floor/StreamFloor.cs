@@ -1,10 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using ChatGrains.Bench.Measure;
 using ChatGrains.Bench.Report;
+using ChatGrains.Bench.Targets;
 using ChatGrains.Silo;
 using HdrHistogram;
 using Orleans.Streams;
@@ -34,7 +32,7 @@ public static class StreamFloor
 
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleans(silo => silo.UseLocalhostClustering(FreePort(), FreePort()).AddConversationStreams());
+        builder.UseOrleans(silo => silo.UseLocalhostClustering(Target.FreePort(), Target.FreePort()).AddConversationStreams());
         using var host = builder.Build();
         await host.StartAsync();
         var client = host.Services.GetRequiredService<IClusterClient>();
@@ -82,13 +80,6 @@ public static class StreamFloor
         args.FirstOrDefault(a => a.StartsWith(name + "=", StringComparison.Ordinal)) is { } a
             ? long.Parse(a[(name.Length + 1)..], CultureInfo.InvariantCulture)
             : fallback;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Latency of every event received in the window, and a check that each stream's ids arrive one by one.</summary>
     private sealed class FloorRecording(int streams)
