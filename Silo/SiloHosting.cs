@@ -142,7 +142,7 @@ public static class SiloHosting
     /// takes every event published to it one call at a time, and one pulling agent. With the
     /// default 8, at 1,000 replies streaming on one node, the queue grains were the bottleneck:
     /// the stream hop alone (bench's Orleans floor) took p99 92–119 ms at 135 % CPU; with 16,
-    /// p99 22–37 ms at 107–113 %. Silos and clients must agree on the count.
+    /// p99 22–50 ms at 107–116 % (README, Benchmark). Silos and clients must agree on the count.
     /// </summary>
     public const int StreamQueues = 16;
 

@@ -26,11 +26,10 @@ internal sealed class TokenPacer(TimeProvider time) : IDisposable
     {
         if (timestamp <= time.GetTimestamp()) return Task.CompletedTask;
         var tick = (timestamp - _origin + _tickLength - 1) / _tickLength;
-        if (tick <= Volatile.Read(ref _lastFired)) return Task.CompletedTask;
         EnsureStarted();
         var waiter = _waiting.GetOrAdd(tick, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        // The timer may have passed this tick between the check above and the add: then no one
-        // else will complete it.
+        // The timer may have passed this tick since the clock was read: then no one else will
+        // complete it.
         if (tick <= Volatile.Read(ref _lastFired) && _waiting.TryRemove(tick, out var late)) late.TrySetResult();
         return waiter.Task;
     }

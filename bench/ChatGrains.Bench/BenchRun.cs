@@ -99,7 +99,7 @@ public static class BenchRun
             {
                 var f = await StreamFloorScenario.RunAsync(logs, s.Replies, s.DeltaInterval,
                     frameBytes.GetValueOrDefault((s.Replies, 1), 190), s.Warmup, s.Window);
-                results.Floors!.Add(f);
+                results.Floors.Add(f);
                 Log($"Orleans floor {f.Streams}×1: {f.EventsPerSecond:N0} events/s, p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, CPU {f.Cpu.Server:F0} %, violations {f.Violations}");
             }
             catch (Exception ex)

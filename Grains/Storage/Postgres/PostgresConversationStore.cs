@@ -81,7 +81,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         foreach (var sql in LoadQueries)
             batch.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter<string> { TypedValue = conversationId } } });
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return await StoredConversationReader.ReadAsync(reader, conversationId, static (r, i) => r.GetFieldValue<DateTimeOffset>(i), cancellationToken);
+        return await StoredConversationReader.ReadAsync(reader, conversationId, Time, cancellationToken);
     }
 
     public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default)
@@ -187,7 +187,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         }
     }
 
-    private static DateTimeOffset Time(NpgsqlDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
+    private static DateTimeOffset Time(System.Data.Common.DbDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
 
     private sealed record PendingCommit(ConversationCommit Commit, TaskCompletionSource Done);
 

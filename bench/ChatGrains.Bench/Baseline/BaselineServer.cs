@@ -20,8 +20,8 @@ public static class BaselineServer
     {
         var builder = WebApplication.CreateSlimBuilder(args.Where(a => a.StartsWith("--urls", StringComparison.Ordinal)).ToArray());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var heartbeat = TimeSpan.FromMilliseconds(Arg(args, "--heartbeat-ms", 15_000));
-        var interval = TimeSpan.FromMilliseconds(Arg(args, "--event-interval-ms", 50));
+        var heartbeat = TimeSpan.FromMilliseconds(ChildArgs.Long(args, "--heartbeat-ms", 15_000));
+        var interval = TimeSpan.FromMilliseconds(ChildArgs.Long(args, "--event-interval-ms", 50));
         var topics = new Topics(heartbeat, interval);
         var app = builder.Build();
         app.MapGet("/health", () => "ok");
@@ -35,9 +35,6 @@ public static class BaselineServer
         await app.RunAsync();
         return 0;
     }
-
-    private static long Arg(string[] args, string name, long fallback) =>
-        args.FirstOrDefault(a => a.StartsWith(name + "=", StringComparison.Ordinal)) is { } a ? long.Parse(a[(name.Length + 1)..]) : fallback;
 
     private sealed record Counters(int Watchers, long GcHeapBytes);
 

@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
+using ChatGrains.Bench.Load;
 using ChatGrains.Bench.Measure;
 using ChatGrains.Bench.Report;
 using ChatGrains.Bench.Targets;
@@ -24,11 +24,11 @@ public static class StreamFloor
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var streams = (int)Arg(args, "--streams", 1000);
-        var interval = TimeSpan.FromMilliseconds(Arg(args, "--interval-ms", 50));
-        var payload = (int)Arg(args, "--payload", 190);
-        var warmup = TimeSpan.FromSeconds(Arg(args, "--warmup-s", 5));
-        var window = TimeSpan.FromSeconds(Arg(args, "--window-s", 15));
+        var streams = (int)ChildArgs.Long(args, "--streams", 1000);
+        var interval = TimeSpan.FromMilliseconds(ChildArgs.Long(args, "--interval-ms", 50));
+        var payload = (int)ChildArgs.Long(args, "--payload", 190);
+        var warmup = TimeSpan.FromSeconds(ChildArgs.Long(args, "--warmup-s", 5));
+        var window = TimeSpan.FromSeconds(ChildArgs.Long(args, "--window-s", 15));
 
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -53,19 +53,16 @@ public static class StreamFloor
             async (i, _) => await client.GetGrain<IFloorPublisher>(i).StartAsync(interval, payload));
 
         await Task.Delay(warmup);
-        var before = (At: DateTime.UtcNow, Self: ProcessStats.CpuSeconds("self"), Machine: ProcessStats.MachineBusySeconds());
+        var before = CpuReading.Take(Environment.ProcessId);
         recording.Open();
         await Task.Delay(window);
         var events = recording.Close();
-        var after = (At: DateTime.UtcNow, Self: ProcessStats.CpuSeconds("self"), Machine: ProcessStats.MachineBusySeconds());
+        var after = CpuReading.Take(Environment.ProcessId);
         await Parallel.ForEachAsync(Enumerable.Range(0, streams), new ParallelOptions { MaxDegreeOfParallelism = 16 },
             async (i, _) => await client.GetGrain<IFloorPublisher>(i).StopAsync());
 
-        var seconds = (after.At - before.At).TotalSeconds;
-        var self = 100 * (after.Self - before.Self) / seconds;
-        var machine = 100 * (after.Machine - before.Machine) / seconds;
-        var result = new StreamFloorResult(streams, interval.TotalMilliseconds, payload, events / seconds,
-            Latency.From(recording.Latency), new CpuUse(self, 0, Math.Max(0, machine - self)), recording.Violations);
+        var result = new StreamFloorResult(streams, interval.TotalMilliseconds, payload, events / (after.At - before.At).TotalSeconds,
+            Latency.From(recording.Latency), CpuReading.Alone(before, after), recording.Violations);
         Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(result, Json));
         await host.StopAsync();
         return 0;
@@ -76,39 +73,33 @@ public static class StreamFloor
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    private static long Arg(string[] args, string name, long fallback) =>
-        args.FirstOrDefault(a => a.StartsWith(name + "=", StringComparison.Ordinal)) is { } a
-            ? long.Parse(a[(name.Length + 1)..], CultureInfo.InvariantCulture)
-            : fallback;
-
     /// <summary>Latency of every event received in the window, and a check that each stream's ids arrive one by one.</summary>
     private sealed class FloorRecording(int streams)
     {
+        private readonly Recording _recording = new();
         private readonly long[] _last = new long[streams];
         private long _events;
-        private long _violations;
-        private volatile bool _open;
 
-        public LongConcurrentHistogram Latency { get; } = new(1, 120_000_000, 3);
+        public LongConcurrentHistogram Latency => _recording.Latency;
 
-        public long Violations => Interlocked.Read(ref _violations);
+        public long Violations => _recording.ViolationCount;
 
-        public void Open() => _open = true;
+        public void Open() => _recording.Open();
 
         public long Close()
         {
-            _open = false;
+            _recording.Close();
             return Interlocked.Read(ref _events);
         }
 
         public void Received(int stream, ConversationEvent e)
         {
             // Stream callbacks for one subscription never overlap.
-            if (e.Id != _last[stream] + 1) Interlocked.Increment(ref _violations);
+            if (e.Id != _last[stream] + 1) _recording.Violation($"stream {stream}: {e.Id} after {_last[stream]}");
             _last[stream] = e.Id;
-            if (!_open) return;
+            if (!_recording.IsOpen) return;
             Interlocked.Increment(ref _events);
-            Latency.RecordValue(Math.Max(1, (DateTime.UtcNow.Ticks - e.CreatedAtTicks) / 10));
+            _recording.RecordLatency(DateTime.UtcNow.Ticks - e.CreatedAtTicks);
         }
     }
 }

@@ -53,6 +53,14 @@ public readonly record struct CpuReading(DateTime At, double Server, double Clie
         var machine = 100 * (b.Machine - a.Machine) / seconds;
         return new CpuUse(server, client, Math.Max(0, machine - server - client));
     }
+
+    /// <summary>As <see cref="Between"/>, for a process that is its own load (the Orleans floor): no client.</summary>
+    public static CpuUse Alone(CpuReading a, CpuReading b)
+    {
+        var use = Between(a, b);
+        var machine = 100 * (b.Machine - a.Machine) / (b.At - a.At).TotalSeconds;
+        return new CpuUse(use.Server, 0, Math.Max(0, machine - use.Server));
+    }
 }
 
 /// <summary>% of one core: the server under test, the load generator, and everything else on the machine.</summary>

@@ -55,7 +55,7 @@ public static class MarkdownReport
         }
         if (r.FanOut.FirstOrDefault(f => f.Target == "ChatGrains" && f.Label == "replies") is { } replies)
         {
-            var floor = (r.Floors ?? []).FirstOrDefault() is { } f
+            var floor = r.Floors.FirstOrDefault() is { } f
                 ? I($"; the Orleans floor alone at this rate: p99 {f.Latency.P99:F1} ms at {f.Cpu.Server:F0} % CPU")
                 : "";
             md.AppendLine(I($"| {replies.Conversations:N0} concurrent replies at {replies.TokensPerSecond:0} tokens/s, p99 ≤ 50 ms | p50 {replies.Latency.P50:F1} ms, p99 {replies.Latency.P99:F1} ms, {replies.DeliveredPerSecond:N0} events/s{floor} | {Mark(replies.Latency.P99 <= 50)} |"));

@@ -38,9 +38,9 @@ public sealed record ResumeStormResult(
 
 public sealed record BenchResults(
     Machine Machine, bool Quick, DateTime StartedUtc, TimeSpan Duration,
-    List<DensityResult> Density, List<FanOutResult> FanOut, List<ResumeStormResult> ResumeStorms, List<StreamFloorResult>? Floors,
+    List<DensityResult> Density, List<FanOutResult> FanOut, List<ResumeStormResult> ResumeStorms, List<StreamFloorResult> Floors,
     List<string> Errors, List<string> ViolationSamples)
 {
     public long TotalViolations => Density.Sum(d => d.Violations) + FanOut.Sum(f => f.Violations) + ResumeStorms.Sum(r => r.Violations)
-        + (Floors ?? []).Sum(f => f.Violations);
+        + Floors.Sum(f => f.Violations);
 }
