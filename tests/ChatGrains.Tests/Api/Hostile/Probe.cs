@@ -51,14 +51,16 @@ public sealed record Probe(
 
     /// <summary>
     /// A request that is not valid HTTP/1.1 (control characters or undecodable bytes in a header) or
-    /// is over Kestrel's limits (32 KB of headers, 100 headers, an 8 KB request line). Kestrel's
-    /// parser refuses those before any middleware runs, with its own empty-bodied 4xx.
+    /// is over Kestrel's limits (32 KB of headers, 100 headers, an 8 KB request line), or whose
+    /// path decodes to a NUL. Kestrel's parser refuses those before any middleware runs, with its
+    /// own empty-bodied 4xx.
     /// </summary>
     public bool MayBeRefusedByKestrel =>
         Headers.Any(h => h.Value.Any(c => c is < ' ' and not '\t' or '\x7f' or > '~'))
         || Headers.Sum(h => h.Name.Length + h.Value.Length + 4) > 30 * 1024
         || Headers.Count > 90
-        || Target.Length > 8 * 1024;
+        || Target.Length > 8 * 1024
+        || Target.Contains("%00", StringComparison.Ordinal);
 
     public override string ToString()
     {
