@@ -43,7 +43,7 @@ public class WebFixture : ApiServerFixture, IAsyncLifetime
         Permissions = ["clipboard-read", "clipboard-write"],
     });
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Browser is not null) await Browser.CloseAsync();
         _playwright?.Dispose();
