@@ -3,6 +3,7 @@ using ChatGrains.Api.Auth;
 using ChatGrains.Api.Feeds;
 using ChatGrains.Silo;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -108,6 +109,8 @@ public static class ApiHosting
         var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
         services.AddProblemDetails();
+        services.RemoveAll<IProblemDetailsWriter>();
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         services.AddExceptionHandler<ProblemMapping>();
         services.AddHealthChecks().AddCheck<GrainsHealthCheck>("cluster");
         services.ConfigureHttpJsonOptions(o =>
