@@ -7,7 +7,7 @@ namespace ChatGrains.Tests.Web;
 /// The real service, with replies paced slowly enough (20 tokens/s, so 6–10 s a reply) that a
 /// test can act while one streams, and the machine's Chromium driven by Playwright.
 /// </summary>
-public sealed class WebFixture : ApiServerFixture, IAsyncLifetime
+public class WebFixture : ApiServerFixture, IAsyncLifetime
 {
     private IPlaywright? _playwright;
 
