@@ -3,7 +3,6 @@ using ChatGrains.Api.Auth;
 using ChatGrains.Api.Feeds;
 using ChatGrains.Silo;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -108,10 +107,7 @@ public static class ApiHosting
 
         var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
-        services.AddProblemDetails();
-        services.RemoveAll<IProblemDetailsWriter>();
-        services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
-        services.AddExceptionHandler<ProblemMapping>();
+        services.AddProblemJson();
         services.AddHealthChecks().AddCheck<GrainsHealthCheck>("cluster");
         services.ConfigureHttpJsonOptions(o =>
         {

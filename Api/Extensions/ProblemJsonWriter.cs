@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace ChatGrains.Api;
@@ -26,5 +27,17 @@ public sealed class ProblemJsonWriter(IOptions<JsonOptions> json, IOptions<Probl
         problem.Extensions["traceId"] = Activity.Current?.Id ?? http.TraceIdentifier;
         options.Value.CustomizeProblemDetails?.Invoke(context);
         return new ValueTask(http.Response.WriteAsJsonAsync(problem, json.Value.SerializerOptions.GetTypeInfo(problem.GetType()), "application/problem+json"));
+    }
+}
+
+public static class ProblemJsonHosting
+{
+    /// <summary>Problem details written by <see cref="ProblemJsonWriter"/> alone, and exceptions mapped by <see cref="ProblemMapping"/>.</summary>
+    public static IServiceCollection AddProblemJson(this IServiceCollection services)
+    {
+        services.AddProblemDetails();
+        services.RemoveAll<IProblemDetailsWriter>();
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
+        return services.AddExceptionHandler<ProblemMapping>();
     }
 }

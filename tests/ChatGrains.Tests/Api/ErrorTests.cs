@@ -90,6 +90,40 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
 
     [Theory]
     [MemberData(nameof(Accepts))]
+    public async Task A_body_whose_chunked_framing_is_broken_is_a_400(string accept)
+    {
+        using var ada = await _server.SignInAsync("Ada");
+        var id = await ada.CreateConversationAsync();
+        var before = (await ada.SnapshotAsync(id)).GetRawText();
+
+        // No HttpClient sends this: "zz" is not a chunk size.
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(_server.BaseAddress.Host, _server.BaseAddress.Port);
+        var stream = socket.GetStream();
+        var acceptLine = accept == "none" ? "" : $"Accept: {accept}\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /api/conversations/{id}/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ada.Token}\r\n{acceptLine}" +
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"));
+        var answer = Encoding.UTF8.GetString(await ReadToCloseAsync(stream));
+
+        var (head, body) = (answer[..answer.IndexOf("\r\n\r\n")], answer[(answer.IndexOf("\r\n\r\n") + 4)..]);
+        Assert.StartsWith("HTTP/1.1 400 ", head);
+        Assert.Contains("Content-Type: application/problem+json", head);
+        var json = head.Contains("Transfer-Encoding: chunked") ? body[(body.IndexOf("\r\n") + 2)..body.LastIndexOf("\r\n0\r\n")] : body;
+        Assert.Equal(400, JsonDocument.Parse(json).RootElement.GetProperty("status").GetInt32());
+        Assert.Equal(before, (await ada.SnapshotAsync(id)).GetRawText());
+    }
+
+    private static async Task<byte[]> ReadToCloseAsync(Stream stream)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var all = new MemoryStream();
+        await stream.CopyToAsync(all, timeout.Token);
+        return all.ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(Accepts))]
     public async Task A_non_numeric_resume_point_on_the_events_route_is_a_400(string accept)
     {
         using var ada = await _server.SignInAsync("Ada");
