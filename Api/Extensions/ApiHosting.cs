@@ -139,8 +139,7 @@ public static class ApiHosting
 
         var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
-        services.AddProblemDetails();
-        services.AddExceptionHandler<ProblemMapping>();
+        services.AddProblemJson();
         services.AddHealthChecks().AddCheck<GrainsHealthCheck>("cluster");
         services.ConfigureHttpJsonOptions(o =>
         {
