@@ -59,6 +59,12 @@ public sealed class ConversationState
         return state;
     }
 
+    /// <summary>
+    /// Replay cannot go back past <paramref name="eventId"/> (an event that cannot be read back):
+    /// the log is served from the next id on, as after pruning.
+    /// </summary>
+    public void StartReplayAfter(long eventId) => FirstStoredEventId = Math.Max(FirstStoredEventId, eventId + 1);
+
     public bool IsMember(string userId) => _members.ContainsKey(userId);
 
     public StoredMessage? FindMessage(string id) => Stored(id) is { } m ? Current(m) : null;
