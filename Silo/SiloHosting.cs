@@ -5,6 +5,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Runtime;
@@ -104,6 +105,7 @@ public static class SiloHosting
         {
             services.AddOptions<SqliteStoreOptions>().Bind(config.GetSection("Storage:Sqlite"))
                 .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
+                .Validate(o => Enum.IsDefined(o.Synchronous), "Storage:Sqlite:Synchronous must be Full, Extra or Normal.")
                 .ValidateOnStart();
             services.AddSingleton<IConversationStore>(sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value));
         }
@@ -146,10 +148,23 @@ public static class SiloHosting
     /// </summary>
     public const int StreamQueues = 16;
 
-    /// <summary>Creates or migrates the schema before the silo lets any grain activate.</summary>
-    private sealed class StoreInitializer(IConversationStore store) : ILifecycleParticipant<ISiloLifecycle>
+    /// <summary>
+    /// Creates or migrates the schema before the silo lets any grain activate, and says whether
+    /// commits survive power loss: when they do not, an id a client saw may be handed out again.
+    /// </summary>
+    private sealed class StoreInitializer(IConversationStore store, ILogger<IConversationStore> logger) : ILifecycleParticipant<ISiloLifecycle>
     {
         public void Participate(ISiloLifecycle lifecycle) =>
-            lifecycle.Subscribe(nameof(StoreInitializer), ServiceLifecycleStage.RuntimeInitialize, store.InitializeAsync);
+            lifecycle.Subscribe(nameof(StoreInitializer), ServiceLifecycleStage.RuntimeInitialize, InitializeAsync);
+
+        private async Task InitializeAsync(CancellationToken cancellationToken)
+        {
+            await store.InitializeAsync(cancellationToken);
+            var durability = await store.ReadDurabilityAsync(cancellationToken);
+            if (durability.CommitWaitsForDisk)
+                logger.LogInformation("Conversation store: {Settings}; every commit is on disk before it is published", durability.Settings);
+            else
+                logger.LogWarning("Conversation store: {Settings}; commits are not synced to disk, so a power loss or OS crash can lose the latest events and reuse their ids", durability.Settings);
+        }
     }
 }

@@ -8,7 +8,7 @@ public static class EventsApi
 {
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
-        app.MapMethods("/api/conversations/{id}/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization();
+        app.MapMethods("/api/conversations/{id}/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken();
         return app;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace ChatGrains.Api.Apis;
@@ -24,7 +25,11 @@ public static class JsonBody
                 if (optional) return default;
                 throw Malformed("The request needs a JSON body.");
             }
-            using var doc = JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            // JsonDocument checks the UTF-8 of a string only when it is read, and then throws an
+            // InvalidOperationException; checking the whole body first keeps that a 400.
+            var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+            if (!Utf8.IsValid(bytes.Span)) throw Malformed("The body is not valid UTF-8.");
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Malformed("The body must be a JSON object.");
             return doc.RootElement.Clone();
         }
@@ -43,7 +48,7 @@ public static class JsonBody
     {
         if (!body.TryGetProperty(name, out var value) || value.ValueKind != JsonValueKind.String)
             throw Malformed($"'{name}' is required and must be a string.");
-        var text = value.GetString()!;
+        var text = Text(value, name);
         if (string.IsNullOrWhiteSpace(text)) throw Malformed($"'{name}' must not be empty.");
         return text;
     }
@@ -53,7 +58,20 @@ public static class JsonBody
     {
         if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
             return null;
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw Malformed($"'{name}' must be a string.");
+        return value.ValueKind == JsonValueKind.String ? Text(value, name) : throw Malformed($"'{name}' must be a string.");
+    }
+
+    private static string Text(JsonElement value, string name)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // A \u escape may name half of a surrogate pair, which is no text at all.
+            throw Malformed($"'{name}' is not valid Unicode text.");
+        }
     }
 
     public static ApiProblem Malformed(string detail) => new(StatusCodes.Status400BadRequest, "Malformed request", detail);

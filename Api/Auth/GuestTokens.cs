@@ -22,7 +22,7 @@ public sealed class GuestTokens(IOptions<AuthOptions> options, SigningKey key, T
             Audience = o.Audience,
             IssuedAt = now,
             NotBefore = now,
-            Expires = now + o.TokenLifetime,
+            Expires = now + o.GuestTokenLifetime,
             Subject = new ClaimsIdentity([new Claim(JwtRegisteredClaimNames.Sub, userId), new Claim("name", name)]),
             SigningCredentials = new SigningCredentials(key.Key, SecurityAlgorithms.HmacSha256),
         });
@@ -49,7 +49,7 @@ public sealed class SigningKey
                 File.WriteAllText(o.KeyFile, secret);
             }
         }
-        if (secret.Length < 32) throw new InvalidOperationException("Auth:SigningKey must be at least 32 characters.");
+        SigningKeyRules.ThrowIfUnusable(string.IsNullOrEmpty(o.SigningKey) ? $"The key in {o.KeyFile}" : "Auth:SigningKey", secret);
         Key = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)) { KeyId = "chatgrains-guest" };
     }
 
@@ -72,14 +72,15 @@ public static class ClaimsPrincipalExtensions
     }
 
     /// <summary>
-    /// The validated user, reduced to the claims <see cref="ToCaller"/> reads. A watch request
-    /// holds its principal for as long as it streams, so every claim kept is paid per open
-    /// stream: a guest token's seven claims (with issuer, audience and times, already checked)
-    /// cost about 1 KB per watcher that nothing reads.
+    /// The validated user, reduced to the claims <see cref="ToCaller"/> reads and the operator
+    /// role claim (<see cref="OperatorOptions.RoleClaim"/>). A watch request holds its principal
+    /// for as long as it streams, so every claim kept is paid per open stream: a guest token's
+    /// seven claims (with issuer, audience and times, already checked) cost about 1 KB per
+    /// watcher that nothing reads.
     /// </summary>
-    public static ClaimsPrincipal KeepingCallerClaims(this ClaimsPrincipal user) =>
+    public static ClaimsPrincipal KeepingCallerClaims(this ClaimsPrincipal user, string roleClaim) =>
         new(user.Identities.Select(i => new ClaimsIdentity(
-            i.Claims.Where(c => IdClaims.Contains(c.Type) || NameClaims.Contains(c.Type)),
+            i.Claims.Where(c => IdClaims.Contains(c.Type) || NameClaims.Contains(c.Type) || c.Type == roleClaim),
             i.AuthenticationType, i.NameClaimType, i.RoleClaimType)));
 
     private static string? First(ClaimsPrincipal user, string[] types) =>

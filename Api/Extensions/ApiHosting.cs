@@ -22,11 +22,19 @@ public static class ApiHosting
         var config = builder.Configuration;
 
         var cluster = ClusterSettings.From(config);
+        // A configured key that is short or public lets anyone forge tokens: refuse it in any mode.
+        SigningKeyRules.ThrowIfUnusable("Auth:SigningKey", config["Auth:SigningKey"]);
+        SigningKeyRules.ThrowIfUnusable("Operators:Key", config["Operators:Key"]);
+        // Request lines carry watch streams' ?access_token= (EventSource cannot send headers), and
+        // the hosting diagnostics log them at Information: keep them out of every log, as the
+        // ASP.NET Core docs advise for SignalR's query tokens. Set in code, after configuration,
+        // so no log level setting brings them back.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         if (cluster.IsCluster)
         {
             // A client may land on any host: every host must sign and check with the same key.
             if (string.IsNullOrWhiteSpace(config["Auth:SigningKey"]))
-                throw new InvalidOperationException("Cluster mode needs Auth:SigningKey, shared by every API host, so that each accepts the others' tokens.");
+                throw new InvalidOperationException("Cluster mode needs Auth:SigningKey (at least 32 bytes, e.g. `openssl rand -base64 48`), shared by every API host, so that each accepts the others' tokens.");
             builder.UseOrleansClient(client => client
                 .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId))
                 .UseRedisClustering(cluster.Redis!)
@@ -55,7 +63,13 @@ public static class ApiHosting
             .ValidateOnStart();
         services.AddOptions<MessageLimits>().Bind(config.GetSection(MessageLimits.SectionName))
             .Validate(o => o.MaxContentBytes > 0, "Limits:MaxContentBytes must be positive.").ValidateOnStart();
-        services.AddOptions<AuthOptions>().Bind(config.GetSection(AuthOptions.SectionName));
+        services.AddOptions<AuthOptions>().Bind(config.GetSection(AuthOptions.SectionName))
+            .Validate(o => o.GuestTokenLifetime > TimeSpan.Zero, "Auth:GuestTokenLifetime must be positive.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.Issuer) && !string.IsNullOrWhiteSpace(o.Audience), "Auth:Issuer and Auth:Audience must be set.")
+            .ValidateOnStart();
+        services.AddOptions<OperatorOptions>().Bind(config.GetSection(OperatorOptions.SectionName))
+            .Validate(o => !string.IsNullOrWhiteSpace(o.RoleClaim) && !string.IsNullOrWhiteSpace(o.Role), "Operators:RoleClaim and Operators:Role must be set.")
+            .ValidateOnStart();
         services.AddSingleton<FeedMetrics>();
         services.AddSingleton<FeedHub>();
         services.AddSingleton<HeartbeatScheduler>();
@@ -65,7 +79,7 @@ public static class ApiHosting
         services.AddSingleton<GuestTokens>();
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<SigningKey, IOptions<AuthOptions>>((jwt, key, auth) =>
+            .Configure<SigningKey, IOptions<AuthOptions>, IOptions<OperatorOptions>>((jwt, key, auth, operators) =>
             {
                 jwt.MapInboundClaims = false;
                 // A watch request holds its authentication result for as long as it streams, so
@@ -73,28 +87,45 @@ public static class ApiHosting
                 // it back), and not the parsed token (see OnTokenValidated).
                 jwt.SaveToken = false;
                 // An external issuer can be configured with the standard
-                // Authentication:Schemes:Bearer settings; guest tokens are always accepted.
+                // Authentication:Schemes:Bearer settings (Authority, or ValidIssuer and signing
+                // keys, and ValidAudience); guest tokens are always accepted. Those settings may
+                // leave issuer or audience unchecked: every token here must pass all checks.
                 var p = jwt.TokenValidationParameters;
                 p.ValidIssuers = [.. p.ValidIssuers ?? [], auth.Value.Issuer, .. jwt.TokenValidationParameters.ValidIssuer is { } i ? new[] { i } : []];
                 p.ValidAudiences = [.. p.ValidAudiences ?? [], auth.Value.Audience];
                 p.IssuerSigningKeys = [.. p.IssuerSigningKeys ?? [], key.Key];
+                (p.ValidateIssuer, p.ValidateAudience, p.ValidateLifetime, p.RequireExpirationTime, p.RequireSignedTokens, p.ValidateIssuerSigningKey)
+                    = (true, true, true, true, true, true);
                 p.NameClaimType = "name";
                 jwt.Events = new JwtBearerEvents
                 {
-                    // A native EventSource cannot set headers: it may pass the token in the query.
+                    // A native EventSource cannot set headers: its GET of a watch stream may pass
+                    // the token in the query. Anywhere else a query token is ignored.
                     OnMessageReceived = c =>
                     {
-                        if (string.IsNullOrEmpty(c.Token) && c.Request.Query.TryGetValue("access_token", out var token)) c.Token = token;
+                        c.Token = AcceptsQueryToken.From(c.HttpContext);
                         return Task.CompletedTask;
                     },
-                    // The validated identity keeps the whole parsed token (its JSON, claim caches,
-                    // locks) to build claims lazily: about 4 KB for every open stream. The user's
-                    // id and name in a plain identity cost a fraction of that.
                     OnTokenValidated = c =>
                     {
-                        c.Principal = c.Principal?.KeepingCallerClaims();
+                        // The handler tries every key for every issuer: bind the guest key and the
+                        // guest issuer to each other, so a token with our key and another issuer
+                        // (or another key and our issuer) is no one.
+                        var guestIssuer = c.SecurityToken.Issuer == auth.Value.Issuer;
+                        var guestKey = ReferenceEquals(c.SecurityToken.SigningKey, key.Key);
+                        if (guestIssuer != guestKey)
+                        {
+                            c.Fail("The token's issuer does not match the key it is signed with.");
+                            return Task.CompletedTask;
+                        }
+                        // The validated identity keeps the whole parsed token (its JSON, claim caches,
+                        // locks) to build claims lazily: about 4 KB for every open stream. The user's
+                        // id and name in a plain identity cost a fraction of that.
+                        c.Principal = c.Principal?.KeepingCallerClaims(operators.Value.RoleClaim);
                         return Task.CompletedTask;
                     },
+                    OnForbidden = c => ProblemMapping.WriteAsync(c.HttpContext, StatusCodes.Status403Forbidden, "Forbidden",
+                        "This route is for operators: send the operator key, or a token of your identity provider with the operator role."),
                     OnChallenge = async c =>
                     {
                         c.HandleResponse();
@@ -104,11 +135,11 @@ public static class ApiHosting
                 };
             });
         services.AddAuthorization();
+        services.AddOperatorAccess();
 
         var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
-        services.AddProblemDetails();
-        services.AddExceptionHandler<ProblemMapping>();
+        services.AddProblemJson();
         services.AddHealthChecks().AddCheck<GrainsHealthCheck>("cluster");
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -120,17 +151,20 @@ public static class ApiHosting
 
     public static WebApplication MapChatGrainsApi(this WebApplication app)
     {
+        app.UseSecurityHeaders();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseChatPage();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
+        // Anonymous: orchestrators probe it.
         app.MapHealthChecks("/health");
         // This host's feeds, for operators (and the cluster tests that check nothing leaks), and
         // its managed heap, which the benchmark reads to work out the memory cost of a watcher.
         app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(
-            new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff, GC.GetTotalMemory(false))));
+            new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff, GC.GetTotalMemory(false))))
+            .RequireAuthorization(OperatorAccess.Policy);
         app.MapAuthApi();
         app.MapConversationsApi();
         app.MapMessagesApi();

@@ -1,15 +1,17 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 
 namespace ChatGrains.Api;
 
 /// <summary>
-/// The one place refusals become problem+json: the API's own <see cref="ApiProblem"/>s and
-/// the grain's <see cref="ConversationException"/>s, with the contract's status codes, and the
+/// The one place exceptions become problems: the API's own <see cref="ApiProblem"/>s and the
+/// grain's <see cref="ConversationException"/>s, with the contract's status codes, and the
 /// cluster's passing troubles (a silo just died, a call timed out) as 503 with a Retry-After:
 /// the client may retry, a POST with the same Idempotency-Key posting at most once.
+/// <see cref="ProblemJsonWriter"/> writes them, under any Accept.
 /// </summary>
 public sealed class ProblemMapping(IProblemDetailsService problems) : IExceptionHandler
 {
@@ -23,6 +25,8 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             ConversationException { Kind: ConversationErrorKind.IdempotencyKeyReused } => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused"),
             TimeoutException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
                 => (StatusCodes.Status503ServiceUnavailable, "The cluster is recovering; try again shortly"),
+            // Kestrel's own refusals of a request it could not read (a broken chunked body, say).
+            BadHttpRequestException b => (b.StatusCode, ReasonPhrases.GetReasonPhrase(b.StatusCode)),
             _ => (0, ""),
         };
         if (status == 0 || http.Response.HasStarted) return false;
@@ -36,6 +40,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
         });
     }
 
+    /// <summary>Writes a refusal made outside the endpoints (the JWT challenge, the rate limiter).</summary>
     public static async Task WriteAsync(HttpContext http, int status, string title, string detail)
     {
         http.Response.StatusCode = status;

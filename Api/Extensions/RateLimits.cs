@@ -15,6 +15,8 @@ public sealed class RateLimits
 
     public static void Configure(RateLimiterOptions options, RateLimits limits)
     {
+        if (limits.SignInsPerMinute < 1 || limits.PromptsPerMinute < 1)
+            throw new InvalidOperationException("RateLimits:SignInsPerMinute and RateLimits:PromptsPerMinute must be at least 1.");
         options.AddPolicy(SignIn, http => PerAddress(http, limits.SignInsPerMinute));
         options.AddPolicy(Prompts, http => PerAddress(http, limits.PromptsPerMinute));
         options.OnRejected = async (context, cancellation) =>
@@ -27,16 +29,21 @@ public sealed class RateLimits
     }
 
     /// <summary>
-    /// A token bucket per address: a full minute's allowance may be spent at once, and it
-    /// refills steadily, so any one-minute window allows at least the configured number.
+    /// A token bucket per address: a full minute's allowance may be spent at once, and it refills
+    /// at that many tokens a minute, so any one-minute window allows at least the configured
+    /// number. (Partitioned buckets refill by the time elapsed, on a 100 ms heartbeat, so a token
+    /// every <c>1 min / perMinute</c> is that rate exactly, to the tick.)
     /// </summary>
     private static RateLimitPartition<string> PerAddress(HttpContext http, int perMinute) =>
-        RateLimitPartition.GetTokenBucketLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perMinute,
-            TokensPerPeriod = Math.Max(1, perMinute / 60),
-            ReplenishmentPeriod = TimeSpan.FromSeconds(perMinute >= 60 ? 1 : 60.0 / perMinute),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
+        RateLimitPartition.GetTokenBucketLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown", _ => Bucket(perMinute));
+
+    public static TokenBucketRateLimiterOptions Bucket(int perMinute) => new()
+    {
+        TokenLimit = perMinute,
+        TokensPerPeriod = 1,
+        // Rounded down, so the rate is never below the setting.
+        ReplenishmentPeriod = TimeSpan.FromTicks(TimeSpan.TicksPerMinute / perMinute),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    };
 }

@@ -157,9 +157,26 @@ public sealed partial class ConversationGrain(
         {
             events = _recent.Covers(afterId)
                 ? _recent.After(afterId, max)
-                : await store.ReadEventsAsync(Id, afterId, max);
+                : await ReadReplayableAsync(afterId, max);
         }
         return new EventPage(events, _state.LastEventId, _state.FirstStoredEventId, _active is not null);
+    }
+
+    /// <summary>
+    /// Stored events after <paramref name="afterId"/>, unless one of them is a poison event
+    /// (see <see cref="StoredEvent"/>). Then the log is treated as starting after it, as if it
+    /// had been pruned: the page is empty and the caller, which cannot resume from before it,
+    /// sends <c>reset</c> (the snapshot does not depend on the log). Skipping the event instead
+    /// would leave a gap in the ids a client sees; retrying would stall every watcher behind it.
+    /// </summary>
+    private async Task<IReadOnlyList<ConversationEvent>> ReadReplayableAsync(long afterId, int max)
+    {
+        var events = await store.ReadEventsAsync(Id, afterId, max);
+        var poison = events.Where(e => !StoredEvent.IsWellFormed(e)).ToList();
+        if (poison.Count == 0) return events;
+        foreach (var e in poison) LogPoisonEvent(Id, e.Id, e.Type);
+        _state!.StartReplayAfter(poison[^1].Id);
+        return [];
     }
 
     private ConversationState MemberState(string userId) =>
@@ -259,6 +276,13 @@ public sealed partial class ConversationGrain(
             if (page.Count == 0) return text.ToString();
             foreach (var e in page)
             {
+                if (!StoredEvent.IsWellFormed(e))
+                {
+                    // The reply ends failed with the text that can still be read.
+                    LogPoisonEvent(Id, e.Id, e.Type);
+                    _state!.StartReplayAfter(e.Id);
+                    continue;
+                }
                 if (e.Type == EventTypes.MessageDelta
                     && System.Text.Json.JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageDeltaData) is { } d
                     && d.MessageId == message.Message.Id)
@@ -287,6 +311,9 @@ public sealed partial class ConversationGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reply {MessageId} ends failed: its conversation is deactivating ({Reason}: {Description})")]
     private partial void LogDeactivatedMidReply(string messageId, DeactivationReasonCode reason, string description);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Conversation {ConversationId}: stored event {EventId} ({Type}) cannot be parsed; replay now starts after it, and clients resuming from before it get reset")]
+    private partial void LogPoisonEvent(string conversationId, long eventId, string type);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing events from {FirstId} failed; hosts will backfill from the grain")]
     private partial void LogPublishFailed(Exception ex, long firstId);

@@ -20,6 +20,10 @@ public sealed class ConversationState
     private readonly Dictionary<string, int> _messageIndex = [];
     private readonly Dictionary<string, Invite> _invites = [];
     private readonly Dictionary<(string UserId, string Key), IdempotencyRecord> _keys = [];
+    // The text of each reply still streaming. Its message is an immutable record: rebuilding it
+    // for every delta would copy the whole reply each time (quadratic in its length), so the
+    // text grows here and a reader gets the message brought up to date (see Current).
+    private readonly Dictionary<string, StringBuilder> _streamingText = [];
     private Pending _pending = new();
 
     private ConversationState(ConversationInfo info) => Info = info;
@@ -28,7 +32,7 @@ public sealed class ConversationState
     public long LastEventId { get; private set; }
     public DateTimeOffset LastActivityAt { get; private set; }
     public long FirstStoredEventId { get; private set; } = 1;
-    public IReadOnlyList<StoredMessage> Messages => _messages;
+    public IEnumerable<StoredMessage> Messages => _messages.Select(Current);
     public IEnumerable<Member> Members => _members.Values;
 
     public static ConversationState New(ConversationInfo info, Member owner)
@@ -55,9 +59,15 @@ public sealed class ConversationState
         return state;
     }
 
+    /// <summary>
+    /// Replay cannot go back past <paramref name="eventId"/> (an event that cannot be read back):
+    /// the log is served from the next id on, as after pruning.
+    /// </summary>
+    public void StartReplayAfter(long eventId) => FirstStoredEventId = Math.Max(FirstStoredEventId, eventId + 1);
+
     public bool IsMember(string userId) => _members.ContainsKey(userId);
 
-    public StoredMessage? FindMessage(string id) => _messageIndex.TryGetValue(id, out var i) ? _messages[i] : null;
+    public StoredMessage? FindMessage(string id) => Stored(id) is { } m ? Current(m) : null;
 
     public IdempotencyRecord? FindKey(string userId, string key) => _keys.GetValueOrDefault((userId, key));
 
@@ -92,26 +102,30 @@ public sealed class ConversationState
 
     public void AppendDelta(string messageId, string delta)
     {
-        var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
         Emit(EventTypes.MessageDelta, new MessageDeltaData(messageId, delta), ChatJson.Wire.MessageDeltaData);
-        // The first delta makes a queued reply streaming. The row is rewritten only when the
-        // reply completes, so a batch of tokens stores just its event.
-        Put(current with
+        if (!_streamingText.TryGetValue(messageId, out var text))
         {
-            Message = current.Message with { Content = current.Message.Content + delta, Status = MessageStatus.Streaming },
-        }, record: false);
+            // The first delta makes a queued reply streaming. The row is rewritten only when
+            // the reply completes, so a batch of tokens stores just its event.
+            var stored = Stored(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
+            _streamingText[messageId] = text = new StringBuilder(stored.Message.Content);
+            Put(stored with { Message = stored.Message with { Status = MessageStatus.Streaming } }, record: false);
+        }
+        text.Append(delta);
     }
 
     /// <summary>Restores a reply's text from its stored deltas after a restart (no event: they were published).</summary>
     public void RestoreContent(string messageId, string content)
     {
-        var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
-        Put(current with { Message = current.Message with { Content = content } }, record: false);
+        var stored = Stored(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
+        _streamingText.Remove(messageId);
+        Put(stored with { Message = stored.Message with { Content = content } }, record: false);
     }
 
     public void CompleteMessage(string messageId, ReplyOutcome outcome)
     {
         var current = FindMessage(messageId) ?? throw new InvalidOperationException($"No message {messageId}");
+        _streamingText.Remove(messageId);
         var message = current.Message with { Status = outcome.Status, Error = outcome.Error, Usage = outcome.Usage };
         var completed = Emit(EventTypes.MessageCompleted,
             new MessageCompletedData(messageId, outcome.Status, message.Content, outcome.Error, outcome.Usage),
@@ -164,11 +178,17 @@ public sealed class ConversationState
 
     /// <summary>The first event of the exchange a reply belongs to: its prompt's creation.</summary>
     public long ExchangeStart(StoredMessage reply) =>
-        reply.Message.ReplyTo is { } prompt && FindMessage(prompt) is { } p ? p.CreatedEventId : reply.CreatedEventId;
+        reply.Message.ReplyTo is { } prompt && Stored(prompt) is { } p ? p.CreatedEventId : reply.CreatedEventId;
 
     public ConversationSnapshot ToSnapshot() => new(
         Info.Id, Info.Title, Info.OwnerId, Info.CreatedAt,
-        _members.Values.ToList(), _messages.Select(m => m.Message).ToList(), LastEventId);
+        _members.Values.ToList(), Messages.Select(m => m.Message).ToList(), LastEventId);
+
+    private StoredMessage? Stored(string id) => _messageIndex.TryGetValue(id, out var i) ? _messages[i] : null;
+
+    /// <summary>A message with the text it has streamed so far.</summary>
+    private StoredMessage Current(StoredMessage m) =>
+        _streamingText.TryGetValue(m.Message.Id, out var text) ? m with { Message = m.Message with { Content = text.ToString() } } : m;
 
     private void Put(StoredMessage message, bool record)
     {

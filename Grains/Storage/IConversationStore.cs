@@ -26,7 +26,19 @@ public interface IConversationStore
 
     /// <summary>The user's conversations, most recent activity first.</summary>
     Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether an acknowledged commit survives power loss, as the database reports its settings
+    /// for the store's own sessions (logged at start-up). An id is never reused only if it does.
+    /// </summary>
+    Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// <see cref="CommitWaitsForDisk"/>: a commit is acknowledged only once the database has synced
+/// it to disk. <see cref="Settings"/>: the settings that decide it, as the database reported them.
+/// </summary>
+public sealed record StoreDurability(bool CommitWaitsForDisk, string Settings);
 
 /// <summary>The conversation row.</summary>
 public sealed record ConversationInfo(string Id, string Title, string OwnerId, DateTimeOffset CreatedAt);

@@ -21,6 +21,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
     private SqliteConnection? _writer;
     private WriteStatements? _statements;
     private Task? _writeLoop;
+    private StoreDurability? _durability;
 
     public Task InitializeAsync(CancellationToken cancellationToken = default)
     {
@@ -32,7 +33,8 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         // The writer is never pooled: it lives as long as the store.
         _writer = new SqliteConnection(new SqliteConnectionStringBuilder(options.ConnectionString) { Pooling = false }.ToString());
         _writer.Open();
-        SqliteSchema.Apply(_writer);
+        SqliteSchema.Apply(_writer, options.Synchronous);
+        _durability = ReadDurability(_writer);
         _statements = new WriteStatements(_writer);
         _writeLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
         return Task.CompletedTask;
@@ -113,6 +115,22 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), FromText(reader.GetString(3)), FromText(reader.GetString(4))));
         }
         return summaries;
+    }
+
+    /// <summary>The writer's own settings, read once at start (the connection then belongs to the write loop).</summary>
+    public Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_durability ?? throw new InvalidOperationException("InitializeAsync must be called first."));
+
+    private static StoreDurability ReadDurability(SqliteConnection writer)
+    {
+        using var command = writer.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode";
+        var journal = Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        command.CommandText = "PRAGMA synchronous";
+        var synchronous = (SqliteSynchronous)Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        // In WAL mode FULL and EXTRA sync the log at every commit; NORMAL only at checkpoints.
+        return new StoreDurability(synchronous >= SqliteSynchronous.Full,
+            $"journal_mode={journal} synchronous={synchronous.ToString().ToLowerInvariant()}");
     }
 
     /// <summary>Stops taking commits, writes everything already queued, then closes the file.</summary>

@@ -85,11 +85,11 @@ internal static class SqliteSchema
     ];
 
     /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>
-    public static void Apply(SqliteConnection connection)
+    public static void Apply(SqliteConnection connection, SqliteSynchronous synchronous)
     {
-        // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, not every
-        // commit, which in WAL mode can lose the last commits on power loss but never corrupts.
-        Execute(connection, null, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+        // WAL lets readers run beside the writer. synchronous is per connection, and only the
+        // writer's matters: FULL syncs the log at every commit (one fsync per group commit).
+        Execute(connection, null, $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {(int)synchronous}; PRAGMA busy_timeout = 5000;");
 
         // The version is read inside the write transaction, so two processes starting at
         // once cannot both apply the same migration.

@@ -32,11 +32,13 @@ public static class BenchRun
         var tokens = s.TokensPerSecond.ToString(CultureInfo.InvariantCulture);
 
         var heartbeat = s.HeartbeatInterval.ToString("c", CultureInfo.InvariantCulture);
-        Task<Target> ChatGrains() => ChatGrainsTarget.StartAsync(root, logs, new Dictionary<string, string>
+        var serverSettings = new Dictionary<string, string>
         {
             ["Generator:TokensPerSecond"] = tokens,
             ["Feeds:HeartbeatInterval"] = heartbeat,
-        }).ContinueWith(t => (Target)t.Result);
+        };
+        if (s.SqliteSynchronous is { } synchronous) serverSettings["Storage:Sqlite:Synchronous"] = synchronous;
+        Task<Target> ChatGrains() => ChatGrainsTarget.StartAsync(root, logs, serverSettings).ContinueWith(t => (Target)t.Result);
         Task<Target> Baseline() => BaselineTarget.StartAsync(logs, s.HeartbeatInterval, s.DeltaInterval).ContinueWith(t => (Target)t.Result);
 
         var steps = new List<Step>();

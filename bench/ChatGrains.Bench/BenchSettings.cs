@@ -12,6 +12,9 @@ public sealed record BenchSettings
     public bool NoBuild { get; init; }
     public HashSet<string> Only { get; init; } = [];
 
+    /// <summary>The SQLite store's <c>Storage:Sqlite:Synchronous</c> (Full, Normal); null keeps the product's default.</summary>
+    public string? SqliteSynchronous { get; init; }
+
     // Density
     public int DensityWatchers { get; init; } = 19_000;
     public int DensityPerConversation { get; init; } = 100;
@@ -49,10 +52,11 @@ public sealed record BenchSettings
                 "--only" when i + 1 < args.Length => settings with { Only = [.. args[++i].Split(',')] },
                 "--density" when i + 1 < args.Length => settings with { DensityWatchers = int.Parse(args[++i]) },
                 "--sweep" when i + 1 < args.Length => settings with { SweepWatchersPerConversation = [.. args[++i].Split(',').Select(int.Parse)] },
+                "--synchronous" when i + 1 < args.Length => settings with { SqliteSynchronous = args[++i] },
                 "--replies" when i + 1 < args.Length => settings with { Replies = int.Parse(args[++i]) },
                 "--window" when i + 1 < args.Length => settings with { Window = TimeSpan.FromSeconds(double.Parse(args[++i])) },
                 "--warmup" when i + 1 < args.Length => settings with { Warmup = TimeSpan.FromSeconds(double.Parse(args[++i])) },
-                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--replies C] [--warmup SECONDS] [--window SECONDS]"),
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--replies C] [--synchronous Full|Normal] [--warmup SECONDS] [--window SECONDS]"),
             };
         }
         return settings;

@@ -2,8 +2,10 @@ using ChatGrains.Bench;
 using ChatGrains.Bench.Baseline;
 using ChatGrains.Bench.Floor;
 
-// `ChatGrains.Bench baseline-server …` and `… stream-floor …` are child processes of a run; anything else runs the benchmark.
+// `ChatGrains.Bench baseline-server …` and `… stream-floor …` are child processes of a run;
+// `… store-commits …` measures the embedded store's commits alone; anything else runs the benchmark.
 if (args.Contains("baseline-server")) return await BaselineServer.RunAsync(args);
 if (args.Contains("stream-floor")) return await StreamFloor.RunAsync(args);
+if (args.Contains("store-commits")) return await StoreCommits.RunAsync(args);
 if (args is ["--render", var directory]) return await BenchRun.RenderAsync(directory);
 return await BenchRun.RunAsync(BenchSettings.Parse(args), args);

@@ -14,7 +14,14 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   }
 });
 
-export const markdownToSafeHtml = (text) => DOMPurify.sanitize(marked.parse(text));
+// Beyond DOMPurify's defaults: no forms or controls (a reply could fake a sign-in form), and no
+// inline styles, which the page's Content-Security-Policy (style-src 'self') refuses anyway.
+const Sanitize = {
+  FORBID_TAGS: ['form', 'input', 'button', 'select', 'textarea', 'style'],
+  FORBID_ATTR: ['style'],
+};
+
+export const markdownToSafeHtml = (text) => DOMPurify.sanitize(marked.parse(text), Sanitize);
 
 const StatusLabels = {
   queued: 'Queued',

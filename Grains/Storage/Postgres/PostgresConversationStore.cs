@@ -99,6 +99,20 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         return events;
     }
 
+    /// <summary>
+    /// What a session of the store's data source gets: the server's, database's or role's
+    /// <c>synchronous_commit</c> (the store never changes it) and the server's <c>fsync</c>.
+    /// </summary>
+    public async Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT current_setting('synchronous_commit'), current_setting('fsync')");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var (synchronousCommit, fsync) = (reader.GetString(0), reader.GetString(1));
+        // Every synchronous_commit but off (local, on, remote_write, remote_apply) waits for the local flush.
+        return new StoreDurability(synchronousCommit != "off" && fsync == "on", $"synchronous_commit={synchronousCommit} fsync={fsync}");
+    }
+
     public async Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand("""

@@ -16,16 +16,18 @@ public sealed class ChatGrainsTarget : Target
 {
     private readonly string _dataDirectory;
     private readonly string _token;
+    private readonly string _operatorKey;
     private readonly ConcurrentDictionary<Task, byte> _posts = new();
     private IReadOnlyList<string> _replying = [];
     private int[] _prompts = [];
     private volatile bool _running;
 
-    private ChatGrainsTarget(System.Diagnostics.Process process, Uri baseAddress, string logFile, string dataDirectory, string token)
+    private ChatGrainsTarget(System.Diagnostics.Process process, Uri baseAddress, string logFile, string dataDirectory, string token, string operatorKey)
         : base("ChatGrains", process, baseAddress, logFile)
     {
         _dataDirectory = dataDirectory;
         _token = token;
+        _operatorKey = operatorKey;
         Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
     }
 
@@ -42,6 +44,8 @@ public sealed class ChatGrainsTarget : Target
             ["RateLimits:SignInsPerMinute"] = "1000000",
             ["RateLimits:PromptsPerMinute"] = "1000000",
             ["Conversation:StampEventTimes"] = "true",
+            // /health/feeds (the managed heap) is for operators only.
+            ["Operators:Key"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48)),
         };
         foreach (var (k, v) in settings) all[k] = v;
         var dll = Path.Combine(repositoryRoot, "Api", "bin", "Release", "net10.0", "Api.dll");
@@ -55,7 +59,7 @@ public sealed class ChatGrainsTarget : Target
         var signIn = await http.PostAsJsonAsync("/api/auth/guest", new { name = "bench" });
         signIn.EnsureSuccessStatusCode();
         using var json = JsonDocument.Parse(await signIn.Content.ReadAsStringAsync());
-        return new ChatGrainsTarget(process, baseAddress, log, data, json.RootElement.GetProperty("token").GetString()!);
+        return new ChatGrainsTarget(process, baseAddress, log, data, json.RootElement.GetProperty("token").GetString()!, all["Operators:Key"]);
     }
 
     public override async Task<IReadOnlyList<string>> CreateConversationsAsync(int count)
@@ -70,6 +74,9 @@ public sealed class ChatGrainsTarget : Target
         });
         return ids;
     }
+
+    protected override void AuthorizeAsOperator(HttpRequestMessage request) =>
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _operatorKey);
 
     public override HttpRequestMessage WatchRequest(string conversationId, long lastEventId)
     {

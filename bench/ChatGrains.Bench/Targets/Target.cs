@@ -52,9 +52,16 @@ public abstract class Target : IAsyncDisposable
     public async Task<ServerMemory> MemoryAsync(bool collect)
     {
         if (collect) await GcTrigger.CollectAsync(ProcessId);
-        using var json = JsonDocument.Parse(await Control.GetStringAsync("/health/feeds"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health/feeds");
+        AuthorizeAsOperator(request);
+        using var response = await Control.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         return new ServerMemory(ProcessStats.RssBytes(ProcessId.ToString(CultureInfo.InvariantCulture)), json.RootElement.GetProperty("gcHeapBytes").GetInt64());
     }
+
+    /// <summary>Adds what the server's operator routes (<c>/health/feeds</c>) require, if anything.</summary>
+    protected virtual void AuthorizeAsOperator(HttpRequestMessage request) { }
 
     public string LogTail()
     {

@@ -17,22 +17,21 @@ namespace ChatGrains.Tests.Api;
 /// </summary>
 public sealed class ProblemMappingTests
 {
-    public static TheoryData<string, int> Failures => new()
+    public static TheoryData<string, int, string> Failures()
     {
-        { "timeout", 503 },
-        { "silo unavailable", 503 },
-        { "connection failed", 503 },
-        { "bug", 500 },
-    };
+        var data = new TheoryData<string, int, string>();
+        foreach (var (failure, status) in new[] { ("timeout", 503), ("silo unavailable", 503), ("connection failed", 503), ("bug", 500) })
+            foreach (var accept in Problems.Accepts) data.Add(failure, status, accept);
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Failures))]
-    public async Task A_failed_grain_call_is_a_problem_with_the_right_status(string failure, int status)
+    public async Task A_failed_grain_call_is_a_problem_with_the_right_status(string failure, int status, string accept)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
-        builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<ProblemMapping>();
+        builder.Services.AddProblemJson();
         await using var app = builder.Build();
         app.UseExceptionHandler();
         app.MapGet("/call", string () => throw failure switch
@@ -44,7 +43,7 @@ public sealed class ProblemMappingTests
         });
         await app.StartAsync();
 
-        var response = await app.GetTestClient().GetAsync("/call");
+        var response = await app.GetTestClient().SendAsync(Problems.Request(HttpMethod.Get, "/call", accept));
 
         Assert.Equal((HttpStatusCode)status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);

@@ -67,12 +67,16 @@ public sealed class LocalCluster : IAsyncLifetime
         return address.Endpoint.Port - (_base + 10);
     }
 
-    /// <summary>An API host's feed counters, read from its diagnostics endpoint.</summary>
+    /// <summary>An API host's feed counters, read from its diagnostics endpoint with the operator key the script made.</summary>
     public async Task<JsonElement> FeedCountersAsync(int apiHost)
     {
         using var http = HttpTo(apiHost);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", OperatorKey);
         return JsonDocument.Parse(await http.GetStringAsync("/health/feeds")).RootElement.Clone();
     }
+
+    /// <summary>The key operator routes accept, which <c>scripts/cluster</c> generated and gave every API host.</summary>
+    public string OperatorKey => File.ReadAllText(Path.Combine(_state.Path, "operator-key")).Trim();
 
     private async Task<IClusterClient> OrleansClientAsync()
     {

@@ -26,9 +26,18 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
     /// <summary>Whether the error is the database's duplicate-key error (how a reused event id surfaces).</summary>
     protected abstract bool IsDuplicateKey(DbException error);
 
+    /// <summary>What the store must report on this test's storage, as the test configures it.</summary>
+    protected abstract StoreDurability ExpectedDurability { get; }
+
     public virtual async Task InitializeAsync() => _store = await OpenStoreAsync();
 
     public virtual async Task DisposeAsync() => await _store.DisposeAsync();
+
+    [Fact]
+    public async Task Durability_is_read_back_from_the_database_the_store_writes_to()
+    {
+        Assert.Equal(ExpectedDurability, await _store.ReadDurabilityAsync());
+    }
 
     [Fact]
     public async Task Unknown_conversation_loads_as_null()

@@ -18,6 +18,27 @@ public sealed class PostgresConversationStoreTests : ConversationStoreContract<P
         return store;
     }
 
+    // The throwaway server runs with fsync=off (PostgresServer), and the store must say so;
+    // synchronous_commit is the server's default, which the store's sessions keep.
+    protected override StoreDurability ExpectedDurability { get; } = new(false, "synchronous_commit=on fsync=off");
+
+    [Fact]
+    public async Task A_database_set_to_synchronous_commit_off_is_reported()
+    {
+        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync();
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database;
+        await using (var admin = new NpgsqlConnection((await PostgresServer.Shared).ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var alter = new NpgsqlCommand($"ALTER DATABASE {database} SET synchronous_commit = off", admin);
+            await alter.ExecuteNonQueryAsync();
+        }
+        await using var store = new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = connectionString });
+        await store.InitializeAsync();
+
+        Assert.Equal(new StoreDurability(false, "synchronous_commit=off fsync=off"), await store.ReadDurabilityAsync());
+    }
+
     protected override bool IsDuplicateKey(DbException error) =>
         error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 }

@@ -17,6 +17,22 @@ public sealed class SqliteConversationStoreTests : ConversationStoreContract<Sql
         return store;
     }
 
+    // The default: every commit syncs the WAL before it is acknowledged.
+    protected override StoreDurability ExpectedDurability { get; } = new(true, "journal_mode=wal synchronous=full");
+
+    [Fact]
+    public async Task Synchronous_normal_is_reported_as_not_waiting_for_the_disk()
+    {
+        await using var store = new SqliteConversationStore(new SqliteStoreOptions
+        {
+            DataSource = Path.Combine(_directory, "normal.db"),
+            Synchronous = SqliteSynchronous.Normal,
+        });
+        await store.InitializeAsync();
+
+        Assert.Equal(new StoreDurability(false, "journal_mode=wal synchronous=normal"), await store.ReadDurabilityAsync());
+    }
+
     protected override bool IsDuplicateKey(DbException error) =>
         error is SqliteException { SqliteExtendedErrorCode: 1555 }; // SQLITE_CONSTRAINT_PRIMARYKEY
 

@@ -196,6 +196,7 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
     private async Task<int> WatchersAsync()
     {
         using var http = web.Server.CreateSocketClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", web.OperatorKey);
         var feeds = await http.GetFromJsonAsync<JsonElement>("/health/feeds");
         return feeds.GetProperty("watchers").GetInt32();
     }

@@ -7,15 +7,19 @@ namespace ChatGrains.Tests.Web;
 /// The real service, with replies paced slowly enough (20 tokens/s, so 6–10 s a reply) that a
 /// test can act while one streams, and the machine's Chromium driven by Playwright.
 /// </summary>
-public sealed class WebFixture : ApiServerFixture, IAsyncLifetime
+public class WebFixture : ApiServerFixture, IAsyncLifetime
 {
     private IPlaywright? _playwright;
 
     public IBrowser Browser { get; private set; } = null!;
 
+    /// <summary>What <c>/health/feeds</c> accepts (initialized before the base constructor starts the service).</summary>
+    public string OperatorKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
+
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Generator:TokensPerSecond"] = "20",
+        ["Operators:Key"] = OperatorKey,
     };
 
     public async Task InitializeAsync()
@@ -39,7 +43,7 @@ public sealed class WebFixture : ApiServerFixture, IAsyncLifetime
         Permissions = ["clipboard-read", "clipboard-write"],
     });
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Browser is not null) await Browser.CloseAsync();
         _playwright?.Dispose();

@@ -1,0 +1,35 @@
+namespace ChatGrains.Api;
+
+public static class SecurityHeaders
+{
+    /// <summary>
+    /// What the page may load and run: its own bundle only. No inline script or style (the page
+    /// has none), so a reply that slipped past the Markdown sanitizer still could not run
+    /// script; connections only to this origin; images from here or data: URLs (a model's
+    /// Markdown image cannot beacon elsewhere); never framed.
+    /// </summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+    /// <summary>
+    /// Adds the headers to every response, the page's and the API's, errors included: they are
+    /// set as the response starts, after anything (the exception handler) that clears headers.
+    /// </summary>
+    public static WebApplication UseSecurityHeaders(this WebApplication app)
+    {
+        app.Use((http, next) =>
+        {
+            http.Response.OnStarting(static state =>
+            {
+                var headers = ((HttpResponse)state).Headers;
+                headers.ContentSecurityPolicy = ContentSecurityPolicy;
+                headers.XContentTypeOptions = "nosniff";
+                headers["Referrer-Policy"] = "no-referrer";
+                return Task.CompletedTask;
+            }, http.Response);
+            return next(http);
+        });
+        return app;
+    }
+}
