@@ -48,6 +48,10 @@ public sealed class ProbeClient(Uri server) : IDisposable
         }
         // As a careful client uploading megabytes does: the server may refuse before the body is sent.
         if (probe.Body?.Length > 64 * 1024) request.Headers.ExpectContinue = true;
+        // One connection per probe: a connection the server closed after refusing the previous
+        // probe (its body unread) can race a reuse and end "prematurely", which says nothing
+        // about this probe. A premature end on a fresh connection is the server's fault.
+        request.Headers.ConnectionClose = true;
 
         using var deadline = new CancellationTokenSource(Deadline);
         try
