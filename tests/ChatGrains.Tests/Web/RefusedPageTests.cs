@@ -18,7 +18,7 @@ public sealed class ShortTokenWebFixture : WebFixture
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
     {
-        ["Auth:TokenLifetime"] = TokenLifetime.ToString(),
+        ["Auth:GuestTokenLifetime"] = TokenLifetime.ToString(),
     };
 
     protected override Action<IServiceCollection> ConfigureServices => services =>
