@@ -5,6 +5,7 @@ using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Runtime;
@@ -98,14 +99,18 @@ public static class SiloHosting
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
         if (cluster.Postgres is { } postgres)
         {
-            services.AddSingleton<IConversationStore>(_ => new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres }));
+            services.AddSingleton<IConversationStore>(sp => new WireSafeStore(
+                new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres }),
+                sp.GetRequiredService<ILogger<WireSafeStore>>()));
         }
         else
         {
             services.AddOptions<SqliteStoreOptions>().Bind(config.GetSection("Storage:Sqlite"))
                 .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
                 .ValidateOnStart();
-            services.AddSingleton<IConversationStore>(sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value));
+            services.AddSingleton<IConversationStore>(sp => new WireSafeStore(
+                new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value),
+                sp.GetRequiredService<ILogger<WireSafeStore>>()));
         }
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
         return builder;

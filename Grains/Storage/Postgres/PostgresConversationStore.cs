@@ -22,7 +22,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     // commits of one at saturation, with the same latency at 20k events/s; four were worse.
     private const int WriterCount = 2;
 
-    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(WithOutageTimeouts(options.ConnectionString));
     private readonly Channel<PendingCommit>[] _queues = [.. Enumerable.Range(0, WriterCount).Select(_ =>
         Channel.CreateUnbounded<PendingCommit>(new UnboundedChannelOptions { SingleReader = true }))];
     private Task[]? _writeLoops;
@@ -185,6 +185,21 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         {
             return ex;
         }
+    }
+
+    /// <summary>
+    /// A grain call gives up after 10 s (the silos' ResponseTimeout). When PostgreSQL is out of
+    /// reach the store must fail before that, so the caller hears "store unavailable" (503) and
+    /// the grain is not left waiting: a connection is given 5 s (Npgsql's default is 15) and a
+    /// statement 8 s (30), unless the connection string says otherwise.
+    /// </summary>
+    private static string WithOutageTimeouts(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.ContainsKey("Timeout")) builder.Timeout = 5;
+        if (!given.ContainsKey("Command Timeout")) builder.CommandTimeout = 8;
+        return builder.ConnectionString;
     }
 
     private static DateTimeOffset Time(System.Data.Common.DbDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
