@@ -78,6 +78,8 @@ public static class SiloHosting
             // fences out a second activation anyway (its event ids are a primary key).
             silo.Configure<GrainDirectoryOptions>(o => o.RangeLeaseDuration = TimeSpan.FromSeconds(10));
         });
+        // Orleans cannot rebuild the Redis membership table if Redis loses it; the silos do.
+        if (cluster.IsCluster) builder.Services.AddHostedService<MembershipRestorer>();
         return builder;
     }
 
