@@ -40,15 +40,16 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
         // The reply's next commit fails at once; from then on the conversation cannot be loaded.
         var snapshot = await Eventually.Until(() => ada.Http.GetAsync($"/api/conversations/{id}"),
             r => r.StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(10), "the snapshot answers 503");
+        output.WriteLine($"The snapshot answers 503 {outage.Elapsed.TotalSeconds:F1} s after PostgreSQL stopped.");
         await AssertStoreUnavailableAsync(snapshot);
-        await AssertStoreUnavailableAsync(await bob.Http.GetAsync("/api/conversations"));
-        await AssertStoreUnavailableAsync(await ada.Http.PostAsJsonAsync("/api/conversations", new { title = "during the outage" }));
-        await AssertStoreUnavailableAsync(await bob.Http.SendAsync(Post(id, "posted during the outage", "application/json")));
-        var streamingPost = await ada.Http.SendAsync(Post(id, "posted during the outage by a browser", "text/event-stream"));
+        await AssertStoreUnavailableAsync(await Timed("list", () => bob.Http.GetAsync("/api/conversations")));
+        await AssertStoreUnavailableAsync(await Timed("create", () => ada.Http.PostAsJsonAsync("/api/conversations", new { title = "during the outage" })));
+        await AssertStoreUnavailableAsync(await Timed("post", () => bob.Http.SendAsync(Post(id, "posted during the outage", "application/json"))));
+        var streamingPost = await Timed("post (Accept: text/event-stream)", () => ada.Http.SendAsync(Post(id, "posted during the outage by a browser", "text/event-stream")));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, streamingPost.StatusCode);
         Assert.NotNull(streamingPost.Headers.RetryAfter);
 
-        await Task.Delay(Outage - outage.Elapsed); // the outage lasts its 15 s whatever the checks took
+        if (outage.Elapsed < Outage) await Task.Delay(Outage - outage.Elapsed); // 15 s, or as long as the checks took // the outage lasts its 15 s whatever the checks took
         await cluster.StartServerAsync("postgres");
         var back = Stopwatch.StartNew();
         foreach (var watch in new[] { onApi1, onApi2 })
@@ -97,21 +98,23 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
         await cluster.StopServerAsync("redis");
         // What the cluster already knows keeps working: a prompt in a watched conversation
         // streams to both hosts, snapshots and lists answer, a new conversation can be created
-        // and its reply streams (its new feed reads the grain while it cannot subscribe).
-        var reply = (await ada.PostAcceptedAsync(id, "during the Redis outage")).GetProperty("assistantMessageId").GetString()!;
+        // and its reply streams (its new feed reads the grain while it cannot subscribe). The
+        // two replies stream at the same time, so all of it fits in the outage.
+        var reply = (await Timed("post", () => ada.PostAcceptedAsync(id, "during the Redis outage")))
+            .GetProperty("assistantMessageId").GetString()!;
+        Assert.Equal(2, (await Timed("snapshot", () => bob.SnapshotAsync(id))).GetProperty("messages").GetArrayLength());
+        Assert.Contains((await Timed("list", () => bob.Http.GetFromJsonAsync<JsonElement>("/api/conversations"))).EnumerateArray(),
+            c => c.GetProperty("id").GetString() == id);
+        var fresh = await Timed("create", () => bob.CreateConversationAsync());
+        await using var inFresh = await Timed("streaming post in the new conversation, to its headers", () => bob.PostAsync(fresh, "a new conversation while Redis is away"));
         foreach (var watch in new[] { onApi1, onApi2 })
             Assert.Equal("complete", (await watch.ReadUntilAsync(e => e.Type == "message.completed" && e.MessageId == reply, Outage)).Status);
         Assert.Equal(Raw(onApi1), Raw(onApi2));
         AssertConsecutive(onApi1, from);
-        Assert.Equal(2, (await bob.SnapshotAsync(id)).GetProperty("messages").GetArrayLength());
-        Assert.Contains(JsonSerializer.Deserialize<JsonElement>(await bob.Http.GetStringAsync("/api/conversations")).EnumerateArray(),
-            c => c.GetProperty("id").GetString() == id);
-        var fresh = await bob.CreateConversationAsync();
-        await using (var post = await bob.PostAsync(fresh, "a new conversation while Redis is away"))
-            Assert.Equal("complete", (await post.ReadToEndAsync(Outage))[^1].Status);
-        output.WriteLine($"Served through the outage; checks took {outage.Elapsed.TotalSeconds:F1} s.");
+        Assert.Equal("complete", (await inFresh.ReadToEndAsync(Outage))[^1].Status);
+        output.WriteLine($"Both replies streamed to their end {outage.Elapsed.TotalSeconds:F1} s into the outage.");
 
-        if (outage.Elapsed < Outage) await Task.Delay(Outage - outage.Elapsed);
+        if (outage.Elapsed < Outage) await Task.Delay(Outage - outage.Elapsed); // 15 s, or as long as the checks took
         await cluster.StartServerAsync("redis", empty: restartsEmpty);
         var back = Stopwatch.StartNew();
         await Eventually.Until(cluster.ActiveSilosInMembershipTableAsync, silos => silos.Count == LocalCluster.Silos,
@@ -129,14 +132,30 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
                 TimeSpan.FromSeconds(20), $"silo {victim} is declared dead");
             output.WriteLine($"Silo {victim} declared dead {crash.Elapsed.TotalSeconds:F1} s after the kill.");
             await CreateAndPostAsync(ada, bob);
+            output.WriteLine($"Eight new conversations created and answered {crash.Elapsed.TotalSeconds:F1} s after the kill.");
             await using var next = await bob.PostAsync(id, "and after the crash?");
             Assert.Equal("complete", (await next.ReadToEndAsync(TimeSpan.FromSeconds(30)))[^1].Status);
-            output.WriteLine($"Requests answered again {crash.Elapsed.TotalSeconds:F1} s after the kill.");
         }
         finally
         {
             await cluster.StartAsync("silo", victim);
         }
+    }
+
+    private async Task<HttpResponseMessage> Timed(string what, Func<Task<HttpResponseMessage>> request)
+    {
+        var took = Stopwatch.StartNew();
+        var response = await request();
+        output.WriteLine($"{what}: {(int)response.StatusCode} in {took.Elapsed.TotalSeconds:F1} s");
+        return response;
+    }
+
+    private async Task<T> Timed<T>(string what, Func<Task<T>> request)
+    {
+        var took = Stopwatch.StartNew();
+        var result = await request();
+        output.WriteLine($"{what}: answered in {took.Elapsed.TotalSeconds:F1} s");
+        return result;
     }
 
     private static async Task AssertStoreUnavailableAsync(HttpResponseMessage response)
