@@ -212,9 +212,10 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     private void CheckSilence()
     {
         var expecting = Volatile.Read(ref _replyInProgress) || Interlocked.Read(ref _expectedId) > Interlocked.Read(ref _lastId);
-        // Unsubscribed, the grain is the only source: read it three times per stall timeout.
-        var stall = Volatile.Read(ref _subscription) is null ? options.StallTimeout / 3 : options.StallTimeout;
-        var limit = (long)(expecting ? stall : options.IdleCheckInterval).TotalMilliseconds;
+        // Unsubscribed, the grain is the only source, also of a prompt posted on another host:
+        // read it three times per stall timeout, whether or not anything is expected.
+        var limit = (long)(Volatile.Read(ref _subscription) is null ? options.StallTimeout / 3
+            : expecting ? options.StallTimeout : options.IdleCheckInterval).TotalMilliseconds;
         var now = Environment.TickCount64;
         if (now - Volatile.Read(ref _lastHeard) < limit) return;
         // Timed again from now, so one silence is reported once per limit.
