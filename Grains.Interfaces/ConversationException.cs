@@ -8,6 +8,11 @@ public enum ConversationErrorKind
     Conflict,
     /// <summary>An idempotency key was reused with different content.</summary>
     IdempotencyKeyReused,
+    /// <summary>
+    /// The conversation store could not be reached or failed; nothing was changed, and the same
+    /// request may succeed once it is back. Carries no driver exception: those have no Orleans codec.
+    /// </summary>
+    StoreUnavailable,
 }
 
 /// <summary>A refusal the API turns into a problem+json response; it changes nothing.</summary>
@@ -20,4 +25,7 @@ public sealed class ConversationException : Exception
     public ConversationErrorKind Kind { get; init; }
 
     public static ConversationException NotFound(string what) => new(ConversationErrorKind.NotFound, $"{what} was not found.");
+
+    public static ConversationException StoreUnavailable() =>
+        new(ConversationErrorKind.StoreUnavailable, "The conversation store is unavailable; try again shortly.");
 }

@@ -78,6 +78,8 @@ public static class SiloHosting
             // fences out a second activation anyway (its event ids are a primary key).
             silo.Configure<GrainDirectoryOptions>(o => o.RangeLeaseDuration = TimeSpan.FromSeconds(10));
         });
+        // Orleans cannot rebuild the Redis membership table if Redis loses it; the silos do.
+        if (cluster.IsCluster) builder.Services.AddHostedService<MembershipRestorer>();
         return builder;
     }
 
@@ -99,7 +101,9 @@ public static class SiloHosting
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
         if (cluster.Postgres is { } postgres)
         {
-            services.AddSingleton<IConversationStore>(_ => new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres }));
+            services.AddSingleton<IConversationStore>(sp => new WireSafeStore(
+                new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres }),
+                sp.GetRequiredService<ILogger<WireSafeStore>>()));
         }
         else
         {
@@ -107,7 +111,9 @@ public static class SiloHosting
                 .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
                 .Validate(o => Enum.IsDefined(o.Synchronous), "Storage:Sqlite:Synchronous must be Full, Extra or Normal.")
                 .ValidateOnStart();
-            services.AddSingleton<IConversationStore>(sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value));
+            services.AddSingleton<IConversationStore>(sp => new WireSafeStore(
+                new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value),
+                sp.GetRequiredService<ILogger<WireSafeStore>>()));
         }
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
         return builder;

@@ -40,8 +40,18 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 
     public async Task StartAsync()
     {
-        _subscription = await SubscribeAsync();
-        metrics.Subscribed();
+        try
+        {
+            _subscription = await SubscribeAsync();
+            metrics.Subscribed();
+        }
+        catch (Exception ex)
+        {
+            // The streams' subscriber lists live in Redis: while it is away nobody can subscribe.
+            // The feed starts without its fast path and reads the grain instead (see CheckSilence),
+            // subscribing again after each read until that works.
+            logger.LogWarning(ex, "Feed for conversation {ConversationId} starts unsubscribed; it reads the grain until it can subscribe", conversationId);
+        }
         // Subscribed first, then read the head: anything newer arrives on the stream or is backfilled.
         var head = await Grain.ReadEventsAsync(long.MaxValue, 0);
         _lastId = head.LastEventId;
@@ -73,8 +83,12 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     {
         var stale = _subscription;
         _subscription = await SubscribeAsync();
+        if (stale is null)
+        {
+            metrics.Subscribed();
+            return;
+        }
         metrics.Resubscribed();
-        if (stale is null) return;
         try { await stale.UnsubscribeAsync(); }
         catch (Exception ex) { logger.LogDebug(ex, "Dropping the stale subscription of conversation {ConversationId} failed", conversationId); }
     }
@@ -158,7 +172,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
                         // events the stream did not bring, the subscription is suspect.
                         var before = _lastId;
                         await BackfillAsync();
-                        if (_lastId > before) await ResubscribeAsync();
+                        if (_lastId > before || _subscription is null) await ResubscribeAsync();
                         continue;
                     }
                     Volatile.Write(ref _lastHeard, Environment.TickCount64);
@@ -198,7 +212,10 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     private void CheckSilence()
     {
         var expecting = Volatile.Read(ref _replyInProgress) || Interlocked.Read(ref _expectedId) > Interlocked.Read(ref _lastId);
-        var limit = (long)(expecting ? options.StallTimeout : options.IdleCheckInterval).TotalMilliseconds;
+        // Unsubscribed, the grain is the only source, also of a prompt posted on another host:
+        // read it three times per stall timeout, whether or not anything is expected.
+        var limit = (long)(Volatile.Read(ref _subscription) is null ? options.StallTimeout / 3
+            : expecting ? options.StallTimeout : options.IdleCheckInterval).TotalMilliseconds;
         var now = Environment.TickCount64;
         if (now - Volatile.Read(ref _lastHeard) < limit) return;
         // Timed again from now, so one silence is reported once per limit.

@@ -22,7 +22,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     // commits of one at saturation, with the same latency at 20k events/s; four were worse.
     private const int WriterCount = 2;
 
-    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+    private readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(WithOutageTimeouts(options.ConnectionString));
     private readonly Channel<PendingCommit>[] _queues = [.. Enumerable.Range(0, WriterCount).Select(_ =>
         Channel.CreateUnbounded<PendingCommit>(new UnboundedChannelOptions { SingleReader = true }))];
     private Task[]? _writeLoops;
@@ -73,30 +73,46 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
 
     public async Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        // Repeatable read: every result set comes from the same snapshot, so the rows agree
-        // with LastEventId (read committed would take a new snapshot per statement).
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        foreach (var sql in LoadQueries)
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter<string> { TypedValue = conversationId } } });
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return await StoredConversationReader.ReadAsync(reader, conversationId, Time, cancellationToken);
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+            // Repeatable read: every result set comes from the same snapshot, so the rows agree
+            // with LastEventId (read committed would take a new snapshot per statement).
+            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            foreach (var sql in LoadQueries)
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter<string> { TypedValue = conversationId } } });
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            return await StoredConversationReader.ReadAsync(reader, conversationId, Time, cancellationToken);
+        }
+        catch (NpgsqlException ex)
+        {
+            ClearPoolIfBroken(ex);
+            throw;
+        }
     }
 
     public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default)
     {
         if (max <= 0) return [];
-        await using var command = _dataSource.CreateCommand(
-            "SELECT id, type, data FROM events WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = max });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var events = new List<ConversationEvent>();
-        while (await reader.ReadAsync(cancellationToken))
-            events.Add(new ConversationEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
-        return events;
+        try
+        {
+            await using var command = _dataSource.CreateCommand(
+                "SELECT id, type, data FROM events WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = max });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var events = new List<ConversationEvent>();
+            while (await reader.ReadAsync(cancellationToken))
+                events.Add(new ConversationEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+            return events;
+        }
+        catch (NpgsqlException ex)
+        {
+            ClearPoolIfBroken(ex);
+            throw;
+        }
     }
 
     /// <summary>
@@ -114,6 +130,19 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     }
 
     public async Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await ListAsync(userId, cancellationToken);
+        }
+        catch (NpgsqlException ex)
+        {
+            ClearPoolIfBroken(ex);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<ConversationSummary>> ListAsync(string userId, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand("""
             SELECT c.id, c.title, c.owner_id, c.created_at, c.last_activity_at
@@ -197,8 +226,36 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         }
         catch (Exception ex)
         {
+            if (ex is NpgsqlException npgsql) ClearPoolIfBroken(npgsql);
             return ex;
         }
+    }
+
+    /// <summary>
+    /// After PostgreSQL restarts, every idle connection in the pool is dead and would fail one
+    /// more call when next used (57P01, "terminating connection due to administrator command"):
+    /// the first such failure empties the pool instead, so the calls after an outage get fresh
+    /// connections.
+    /// </summary>
+    private void ClearPoolIfBroken(NpgsqlException ex)
+    {
+        if (ex.IsTransient || ex is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown })
+            _dataSource.Clear();
+    }
+
+    /// <summary>
+    /// A grain call gives up after 10 s (the silos' ResponseTimeout). When PostgreSQL is out of
+    /// reach the store must fail before that, so the caller hears "store unavailable" (503) and
+    /// the grain is not left waiting: a connection is given 5 s (Npgsql's default is 15) and a
+    /// statement 8 s (30), unless the connection string says otherwise.
+    /// </summary>
+    private static string WithOutageTimeouts(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!given.ContainsKey("Timeout")) builder.Timeout = 5;
+        if (!given.ContainsKey("Command Timeout")) builder.CommandTimeout = 8;
+        return builder.ConnectionString;
     }
 
     private static DateTimeOffset Time(System.Data.Common.DbDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);

@@ -48,6 +48,30 @@ public sealed class LocalCluster : IAsyncLifetime
     }
     public Task StartAllAsync() => RunAsync("start");
 
+    /// <summary>Stops Redis or PostgreSQL (an outage); the data is kept.</summary>
+    public Task StopServerAsync(string server) => RunAsync("stop", server);
+
+    /// <summary>Starts Redis or PostgreSQL again; <paramref name="empty"/> starts Redis without its data.</summary>
+    public Task StartServerAsync(string server, bool empty = false) => empty ? RunAsync("up", server, "--empty") : RunAsync("up", server);
+
+    /// <summary>
+    /// The silos (1–3) whose newest row in Redis' membership table says Active: the table the API
+    /// hosts find their gateways in, read directly.
+    /// </summary>
+    public async Task<IReadOnlySet<int>> ActiveSilosInMembershipTableAsync()
+    {
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_base},abortConnect=false");
+        var rows = await redis.GetDatabase().HashGetAllAsync("chatgrains/members/chatgrains-local");
+        return rows.Where(r => r.Name != "Version")
+            .Select(r => JsonDocument.Parse(r.Value.ToString()).RootElement)
+            .Select(e => (Address: e.GetProperty("SiloAddress").GetProperty("SiloAddress").GetString()!, Status: e.GetProperty("Status").GetInt32()))
+            .Select(e => (Silo: int.Parse(e.Address.Split(':', '@')[1]) - (_base + 10), Generation: long.Parse(e.Address.Split('@')[1]), e.Status))
+            .GroupBy(e => e.Silo)
+            .Where(g => g.MaxBy(e => e.Generation).Status == 3) // SiloStatus.Active
+            .Select(g => g.Key)
+            .ToHashSet();
+    }
+
     public async Task<ApiUser> SignInAsync(int apiHost, string name)
     {
         var user = new ApiUser(HttpTo(apiHost));

@@ -1,0 +1,50 @@
+using System.Data.Common;
+using Microsoft.Extensions.Logging;
+
+namespace ChatGrains.Storage;
+
+/// <summary>
+/// The store as the grains see it: when the database fails (the driver's <see cref="DbException"/>,
+/// or a timeout), the caller gets <see cref="ConversationErrorKind.StoreUnavailable"/> instead. A
+/// driver's exception has no Orleans codec: thrown from a grain it reached the API host as a
+/// CodecNotFoundException and became a 500. This one crosses the wire and becomes a 503 with
+/// Retry-After. The cause is logged here, while it can still be read.
+/// </summary>
+public sealed partial class WireSafeStore(IConversationStore inner, ILogger<WireSafeStore> logger) : IConversationStore, IAsyncDisposable
+{
+    public Task InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
+
+    public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.LoadAsync(conversationId, cancellationToken), nameof(LoadAsync));
+
+    public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default) =>
+        Guard(async () =>
+        {
+            await inner.CommitAsync(commit, cancellationToken);
+            return true;
+        }, nameof(CommitAsync));
+
+    public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadEventsAsync(conversationId, afterId, max, cancellationToken), nameof(ReadEventsAsync));
+
+    public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ListForUserAsync(userId, cancellationToken), nameof(ListForUserAsync));
+
+    public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
+
+    private async Task<T> Guard<T>(Func<Task<T>> call, string operation)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception ex) when (ex is DbException or TimeoutException)
+        {
+            LogStoreFailed(ex, operation);
+            throw ConversationException.StoreUnavailable();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The conversation store failed in {Operation}; the caller is told it is unavailable")]
+    private partial void LogStoreFailed(Exception ex, string operation);
+}
