@@ -30,6 +30,9 @@ public sealed partial class WireSafeStore(IConversationStore inner, ILogger<Wire
     public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) =>
         Guard(() => inner.ListForUserAsync(userId, cancellationToken), nameof(ListForUserAsync));
 
+    public Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadDurabilityAsync(cancellationToken), nameof(ReadDurabilityAsync));
+
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 
     private async Task<T> Guard<T>(Func<Task<T>> call, string operation)

@@ -32,7 +32,20 @@ public sealed class LocalCluster : IAsyncLifetime
     {
         if (_orleansClient is not null) await _orleansClient.StopAsync();
         await RunAsync("stop");
+        KeepLogs();
         _state.Dispose();
+    }
+
+    /// <summary>
+    /// The processes' logs outlive the cluster's directory, in TestResults/cluster-logs: a host
+    /// that died during a run is explained there (its last lines are also in any failure of the
+    /// script itself).
+    /// </summary>
+    private void KeepLogs()
+    {
+        var folder = Path.Combine(RepositoryRoot, "TestResults", "cluster-logs", $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{_base}");
+        Directory.CreateDirectory(folder);
+        foreach (var log in Directory.GetFiles(_state.Path, "*.log")) File.Copy(log, Path.Combine(folder, Path.GetFileName(log)));
     }
 
     public Task KillAsync(string role, int n) => RunAsync("kill", role, n.ToString());
