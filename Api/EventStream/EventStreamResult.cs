@@ -14,6 +14,7 @@ namespace ChatGrains.Api.EventStream;
 public sealed class EventStreamResult : IResult
 {
     private const int Page = 1000;
+    private static readonly TimeSpan ReadRetryDelay = TimeSpan.FromSeconds(1);
     private readonly string _conversationId;
     private readonly long? _after;
     private readonly string? _endAfterMessageId;
@@ -53,17 +54,19 @@ public sealed class EventStreamResult : IResult
 
         var body = response.BodyWriter;
         var cancellation = http.RequestAborted;
+        var streams = _resetTo is null && _endAfterMessageId != string.Empty;
+        // The feed starts before anything is written: if it cannot (the store or the cluster is
+        // away), the client still gets a 503 problem with Retry-After, not a stream that breaks.
+        using var lease = streams ? await services.GetRequiredService<FeedHub>().AcquireAsync(_conversationId) : null;
         body.Write(Frame.Retry(options.RetryInterval).Bytes);
         if (_resetTo is { } last) body.Write(Frame.Reset(last).Bytes);
         await body.FlushAsync(cancellation);
-        if (_resetTo is not null || _endAfterMessageId == string.Empty) return;
+        if (lease is null) return;
 
-        var hub = services.GetRequiredService<FeedHub>();
         var heartbeats = services.GetRequiredService<HeartbeatScheduler>();
         var metrics = services.GetRequiredService<FeedMetrics>();
         var grain = services.GetRequiredService<IClusterClient>().GetGrain<IConversationGrain>(_conversationId);
 
-        using var lease = await hub.AcquireAsync(_conversationId);
         var watcher = new Watcher(options.WatcherBuffer, http.Abort);
         var attachment = lease.Feed.Attach(watcher, _after);
         metrics.WatcherAttached();
@@ -122,7 +125,7 @@ public sealed class EventStreamResult : IResult
     {
         while (_position < upTo)
         {
-            var page = await grain.ReadEventsAsync(_position, Page);
+            var page = await ReadEventsAsync(grain, body, cancellation);
             if (!page.CanResumeFrom(_position))
             {
                 body.Write(Frame.Reset(page.LastEventId).Bytes);
@@ -144,5 +147,27 @@ public sealed class EventStreamResult : IResult
             await body.FlushAsync(cancellation);
         }
         return false;
+    }
+
+    /// <summary>
+    /// The next page of events from the grain. While the store or the cluster is away the
+    /// client keeps its stream: the read is tried again every second, with a keep-alive each
+    /// time, until it succeeds or the client leaves.
+    /// </summary>
+    private async Task<EventPage> ReadEventsAsync(IConversationGrain grain, PipeWriter body, CancellationToken cancellation)
+    {
+        while (true)
+        {
+            try
+            {
+                return await grain.ReadEventsAsync(_position, Page);
+            }
+            catch (Exception e) when (PassingTrouble.Is(e))
+            {
+                body.Write(Frame.Heartbeat.Bytes);
+                await body.FlushAsync(cancellation);
+                await Task.Delay(ReadRetryDelay, cancellation);
+            }
+        }
     }
 }

@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
-using Orleans.Runtime;
-using Orleans.Runtime.Messaging;
 
 namespace ChatGrains.Api;
 
@@ -23,9 +21,8 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             ConversationException { Kind: ConversationErrorKind.NotFound } => (StatusCodes.Status404NotFound, "Not found"),
             ConversationException { Kind: ConversationErrorKind.Conflict } => (StatusCodes.Status409Conflict, "Conflict"),
             ConversationException { Kind: ConversationErrorKind.IdempotencyKeyReused } => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused"),
-            ConversationException { Kind: ConversationErrorKind.StoreUnavailable } => (StatusCodes.Status503ServiceUnavailable, "The conversation store is unavailable; try again shortly"),
-            TimeoutException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException
-                => (StatusCodes.Status503ServiceUnavailable, "The cluster is recovering; try again shortly"),
+            var e when PassingTrouble.IsStoreUnavailable(e) => (StatusCodes.Status503ServiceUnavailable, "The conversation store is unavailable; try again shortly"),
+            var e when PassingTrouble.IsClusterRecovering(e) => (StatusCodes.Status503ServiceUnavailable, "The cluster is recovering; try again shortly"),
             // Kestrel's own refusals of a request it could not read (a broken chunked body, say).
             BadHttpRequestException b => (b.StatusCode, ReasonPhrases.GetReasonPhrase(b.StatusCode)),
             _ => (0, ""),

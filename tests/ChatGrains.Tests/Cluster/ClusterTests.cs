@@ -3,6 +3,8 @@ using ChatGrains.Tests.Api;
 using ChatGrains.Tests.Infrastructure;
 using Xunit.Abstractions;
 
+using static ChatGrains.Tests.Cluster.Watches;
+
 namespace ChatGrains.Tests.Cluster;
 
 /// <summary>
@@ -15,7 +17,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task Watchers_on_different_api_hosts_see_identical_sequences_and_prompts_stream_across_hosts()
     {
-        var (ada, bob, id, from) = await SharedConversationAsync();
+        var (ada, bob, id, from) = await cluster.SharedConversationAsync();
         await using var onApi1 = await ada.WatchAsync(id, from);
         await using var onApi2 = await bob.WatchAsync(id, from);
 
@@ -32,7 +34,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task Killing_the_silo_that_hosts_a_conversation_mid_reply_ends_the_reply_failed_for_every_watcher_within_30_seconds()
     {
-        var (ada, bob, id, _) = await SharedConversationAsync();
+        var (ada, bob, id, _) = await cluster.SharedConversationAsync();
         await using (var warmUp = await ada.PostAsync(id, "a first exchange that completes")) await warmUp.ReadToEndAsync();
         var from = await ada.LastEventIdAsync(id);
         await using var onApi1 = await ada.WatchAsync(id, from);
@@ -92,7 +94,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task Stopping_a_silo_gracefully_mid_reply_lets_the_reply_finish()
     {
-        var (ada, bob, id, from) = await SharedConversationAsync();
+        var (ada, bob, id, from) = await cluster.SharedConversationAsync();
         await using var onApi1 = await ada.WatchAsync(id, from);
         await using var onApi2 = await bob.WatchAsync(id, from);
         var reply = (await ada.PostAcceptedAsync(id, "finish this before you go")).GetProperty("assistantMessageId").GetString()!;
@@ -122,7 +124,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task Killing_an_api_host_its_clients_resume_on_the_other_host_with_exactly_what_they_missed()
     {
-        var (ada, bob, id, from) = await SharedConversationAsync();
+        var (ada, bob, id, from) = await cluster.SharedConversationAsync();
         var reference = await bob.WatchAsync(id, from);
         var cut = await ada.WatchAsync(id, from);
         var reply = (await bob.PostAcceptedAsync(id, "keep talking")).GetProperty("assistantMessageId").GetString()!;
@@ -162,7 +164,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
         {
             for (var i = 0; i < 6; i++)
             {
-                var (ada, bob, id, from) = await SharedConversationAsync();
+                var (ada, bob, id, from) = await cluster.SharedConversationAsync();
                 conversations.Add((ada, id, from, await ada.WatchAsync(id, from), await bob.WatchAsync(id, from)));
             }
             var replies = new Dictionary<string, string>();
@@ -206,7 +208,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task Restarting_the_whole_cluster_keeps_every_completed_message_and_member_and_ids_continue()
     {
-        var (ada, bob, id, _) = await SharedConversationAsync();
+        var (ada, bob, id, _) = await cluster.SharedConversationAsync();
         await using (var post = await ada.PostAsync(id, "remember me")) await post.ReadToEndAsync();
         var before = await ada.SnapshotAsync(id);
 
@@ -228,7 +230,7 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task After_watchers_leave_no_api_host_holds_a_feed_or_stream_subscription()
     {
-        var (ada, bob, id, from) = await SharedConversationAsync();
+        var (ada, bob, id, from) = await cluster.SharedConversationAsync();
         await using (var onApi1 = await ada.WatchAsync(id, from))
         await using (var onApi2 = await bob.WatchAsync(id, from))
         await using (var post = await ada.PostAsync(id, "brief"))
@@ -246,26 +248,6 @@ public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
             output.WriteLine($"api{host}: {counters}");
         }
     }
-
-    private async Task<(ApiUser Ada, ApiUser Bob, string Id, long From)> SharedConversationAsync()
-    {
-        var ada = await cluster.SignInAsync(1, "Ada");
-        var bob = await cluster.SignInAsync(2, "Bob");
-        var id = await ada.CreateConversationAsync();
-        await ada.ShareWithAsync(id, bob);
-        return (ada, bob, id, await ada.LastEventIdAsync(id));
-    }
-
-    private static async Task ReadDeltasAsync(EventStreamReader watch, int count)
-    {
-        var seen = 0;
-        await watch.ReadUntilAsync(e => e.Type == "message.delta" && ++seen == count, TimeSpan.FromSeconds(30));
-    }
-
-    private static List<string> Raw(EventStreamReader watch) => watch.Events.Select(e => $"{e.Id}|{e.Type}|{e.Data.GetRawText()}").ToList();
-
-    private static void AssertConsecutive(EventStreamReader watch, long from) =>
-        Assert.Equal(Enumerable.Range((int)from + 1, watch.Events.Count).Select(i => (long?)i), watch.Events.Select(e => e.Id));
 
     private static List<string> Summary(System.Text.Json.JsonElement snapshot) =>
         snapshot.GetProperty("members").EnumerateArray().Select(m => $"member {m.GetProperty("userId")} {m.GetProperty("name")}")

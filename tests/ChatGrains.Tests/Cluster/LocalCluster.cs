@@ -18,7 +18,12 @@ public sealed class LocalCluster : IAsyncLifetime
 {
     public const int Silos = 3;
     private readonly TempDirectory _state = new();
-    private readonly int _base = 20_000 + Random.Shared.Next(0, 400) * 50;
+    // Each cluster takes 50 ports from its base. The bases stay below Linux's ephemeral range
+    // (32768 and up), where the test run's own outgoing connections and FreePort's listeners
+    // take ports at random and a silo could find its port taken; and clusters of one run (the
+    // cluster and outage collections start theirs at the same time) never share a base.
+    private static int _nextBase = Random.Shared.Next(0, 250);
+    private readonly int _base = 20_000 + Interlocked.Increment(ref _nextBase) % 250 * 50;
     private IHost? _orleansClient;
 
     public Uri Api(int n) => new($"http://127.0.0.1:{_base + 40 + n}");
@@ -90,6 +95,16 @@ public sealed class LocalCluster : IAsyncLifetime
         var user = new ApiUser(HttpTo(apiHost));
         await user.SignInAsync(name);
         return user;
+    }
+
+    /// <summary>A conversation of Ada's, signed in on API host 1, shared with Bob on API host 2; and its latest event id.</summary>
+    public async Task<(ApiUser Ada, ApiUser Bob, string Id, long From)> SharedConversationAsync()
+    {
+        var ada = await SignInAsync(1, "Ada");
+        var bob = await SignInAsync(2, "Bob");
+        var id = await ada.CreateConversationAsync();
+        await ada.ShareWithAsync(id, bob);
+        return (ada, bob, id, await ada.LastEventIdAsync(id));
     }
 
     public HttpClient HttpTo(int apiHost) => new() { BaseAddress = Api(apiHost), Timeout = Timeout.InfiniteTimeSpan };

@@ -6,6 +6,8 @@ using ChatGrains.Tests.Api;
 using ChatGrains.Tests.Infrastructure;
 using Xunit.Abstractions;
 
+using static ChatGrains.Tests.Cluster.Watches;
+
 namespace ChatGrains.Tests.Cluster;
 
 /// <summary>
@@ -27,7 +29,7 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
     [Fact]
     public async Task PostgreSQL_down_for_15_seconds_mid_reply_answers_503_ends_the_reply_failed_once_back_and_loses_nothing()
     {
-        var (ada, bob, id, from) = await SharedConversationAsync();
+        var (ada, bob, id, from) = await cluster.SharedConversationAsync();
         await using (var first = await ada.PostAsync(id, "a first exchange that completes")) await first.ReadToEndAsync();
         var completedBefore = (await ada.SnapshotAsync(id)).GetProperty("messages")[1];
         await using var onApi1 = await ada.WatchAsync(id, from);
@@ -90,7 +92,7 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
     [InlineData(true)]
     public async Task Redis_down_for_15_seconds_the_cluster_keeps_serving_and_afterwards_survives_a_silo_crash(bool restartsEmpty)
     {
-        var (ada, bob, id, from) = await SharedConversationAsync();
+        var (ada, bob, id, from) = await cluster.SharedConversationAsync();
         await using var onApi1 = await ada.WatchAsync(id, from);
         await using var onApi2 = await bob.WatchAsync(id, from);
 
@@ -183,26 +185,6 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
             Assert.False(string.IsNullOrEmpty((await user.PostAcceptedAsync(id, "hello")).GetProperty("assistantMessageId").GetString()));
         }
     }
-
-    private async Task<(ApiUser Ada, ApiUser Bob, string Id, long From)> SharedConversationAsync()
-    {
-        var ada = await cluster.SignInAsync(1, "Ada");
-        var bob = await cluster.SignInAsync(2, "Bob");
-        var id = await ada.CreateConversationAsync();
-        await ada.ShareWithAsync(id, bob);
-        return (ada, bob, id, await ada.LastEventIdAsync(id));
-    }
-
-    private static async Task ReadDeltasAsync(EventStreamReader watch, int count)
-    {
-        var seen = 0;
-        await watch.ReadUntilAsync(e => e.Type == "message.delta" && ++seen == count, TimeSpan.FromSeconds(30));
-    }
-
-    private static List<string> Raw(EventStreamReader watch) => watch.Events.Select(e => $"{e.Id}|{e.Type}|{e.Data.GetRawText()}").ToList();
-
-    private static void AssertConsecutive(EventStreamReader watch, long from) =>
-        Assert.Equal(Enumerable.Range((int)from + 1, watch.Events.Count).Select(i => (long?)i), watch.Events.Select(e => e.Id));
 }
 
 [CollectionDefinition(Name)]
