@@ -1,10 +1,13 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using ChatGrains.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ChatGrains.Tests.Api;
 
@@ -411,6 +414,49 @@ public sealed class ClusterTroubleTests(TimedOutGrainCallsFixture fixture) : ICl
     [Theory]
     [MemberData(nameof(Accepts))]
     public async Task Every_conversation_route_answers_503_with_retry_after_when_grain_calls_time_out(string accept)
+    {
+        using var ada = await fixture.Server.SignInAsync("Ada");
+        foreach (var (method, path, body) in ErrorTests.ProtectedRoutes)
+        {
+            var response = await ada.Http.SendAsync(Problems.Request(new HttpMethod(method), path, accept,
+                body is null ? null : new StringContent(body, Encoding.UTF8, "application/json")));
+            await Problems.AssertAsync(response, 503, $"{method} {path}");
+            Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+        }
+    }
+}
+
+/// <summary>
+/// The database down under a real silo: the store fails as a driver does (a <see cref="DbException"/>),
+/// the grains turn that into <see cref="ConversationErrorKind.StoreUnavailable"/>, and it crosses
+/// the wire to the API host, which answers 503 problem+json with Retry-After, whatever the Accept.
+/// </summary>
+public sealed class StoreDownFixture : ApiServerFixture
+{
+    protected override Action<IServiceCollection> ConfigureServices => services =>
+        services.AddSingleton<IConversationStore>(sp => new WireSafeStore(new DownStore(), sp.GetRequiredService<ILogger<WireSafeStore>>()));
+
+    private sealed class DatabaseDown() : DbException("Failed to connect to 127.0.0.1:5432");
+
+    private sealed class DownStore : IConversationStore
+    {
+        public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+        public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        // Read once as the silo starts, while the database was still up.
+        public Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default) => Task.FromResult(new StoreDurability(true, "synchronous=FULL"));
+    }
+}
+
+public sealed class StoreDownTests(StoreDownFixture fixture) : IClassFixture<StoreDownFixture>
+{
+    public static TheoryData<string> Accepts => new(Problems.Accepts);
+
+    [Theory]
+    [MemberData(nameof(Accepts))]
+    public async Task Every_conversation_route_answers_503_with_retry_after_while_the_store_is_down(string accept)
     {
         using var ada = await fixture.Server.SignInAsync("Ada");
         foreach (var (method, path, body) in ErrorTests.ProtectedRoutes)

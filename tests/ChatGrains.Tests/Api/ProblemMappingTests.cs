@@ -12,7 +12,7 @@ namespace ChatGrains.Tests.Api;
 
 /// <summary>
 /// The cluster's passing troubles (a call that timed out while a silo died, a silo that is
-/// gone) reach clients as 503 problem+json with Retry-After, through the same exception
+/// gone, the database down) reach clients as 503 problem+json with Retry-After, through the same exception
 /// handler the service uses; anything unforeseen stays a 500.
 /// </summary>
 public sealed class ProblemMappingTests
@@ -20,7 +20,7 @@ public sealed class ProblemMappingTests
     public static TheoryData<string, int, string> Failures()
     {
         var data = new TheoryData<string, int, string>();
-        foreach (var (failure, status) in new[] { ("timeout", 503), ("silo unavailable", 503), ("connection failed", 503), ("bug", 500) })
+        foreach (var (failure, status) in new[] { ("timeout", 503), ("silo unavailable", 503), ("connection failed", 503), ("store unavailable", 503), ("bug", 500) })
             foreach (var accept in Problems.Accepts) data.Add(failure, status, accept);
         return data;
     }
@@ -39,6 +39,7 @@ public sealed class ProblemMappingTests
             "timeout" => new TimeoutException("Response did not arrive on time in 00:00:10"),
             "silo unavailable" => new SiloUnavailableException("The target silo became unavailable"),
             "connection failed" => new Orleans.Runtime.Messaging.ConnectionFailedException("Unable to connect to the silo"),
+            "store unavailable" => ConversationException.StoreUnavailable(),
             _ => new InvalidOperationException("a bug"),
         });
         await app.StartAsync();
