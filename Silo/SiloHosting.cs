@@ -99,11 +99,10 @@ public static class SiloHosting
         services.AddReplyGenerator(config.GetSection(GeneratorOptions.SectionName));
         services.AddSingleton<ReplyDrain>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
+        Func<IServiceProvider, IConversationStore> store;
         if (cluster.Postgres is { } postgres)
         {
-            services.AddSingleton<IConversationStore>(sp => new WireSafeStore(
-                new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres }),
-                sp.GetRequiredService<ILogger<WireSafeStore>>()));
+            store = _ => new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres });
         }
         else
         {
@@ -111,10 +110,9 @@ public static class SiloHosting
                 .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
                 .Validate(o => Enum.IsDefined(o.Synchronous), "Storage:Sqlite:Synchronous must be Full, Extra or Normal.")
                 .ValidateOnStart();
-            services.AddSingleton<IConversationStore>(sp => new WireSafeStore(
-                new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value),
-                sp.GetRequiredService<ILogger<WireSafeStore>>()));
+            store = sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
         }
+        services.AddSingleton<IConversationStore>(sp => new WireSafeStore(store(sp), sp.GetRequiredService<ILogger<WireSafeStore>>()));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
         return builder;
     }

@@ -71,48 +71,40 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         return pending.Done.Task;
     }
 
-    public async Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default)
+    public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) =>
+        ClearingBrokenPool(() => LoadRowsAsync(conversationId, cancellationToken));
+
+    public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) =>
+        max <= 0 ? Task.FromResult<IReadOnlyList<ConversationEvent>>([]) : ClearingBrokenPool(() => ReadEventRowsAsync(conversationId, afterId, max, cancellationToken));
+
+    public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) =>
+        ClearingBrokenPool(() => ListAsync(userId, cancellationToken));
+
+    private async Task<StoredConversation?> LoadRowsAsync(string conversationId, CancellationToken cancellationToken)
     {
-        try
-        {
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-            // Repeatable read: every result set comes from the same snapshot, so the rows agree
-            // with LastEventId (read committed would take a new snapshot per statement).
-            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-            await using var batch = new NpgsqlBatch(connection, transaction);
-            foreach (var sql in LoadQueries)
-                batch.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter<string> { TypedValue = conversationId } } });
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            return await StoredConversationReader.ReadAsync(reader, conversationId, Time, cancellationToken);
-        }
-        catch (NpgsqlException ex)
-        {
-            ClearPoolIfBroken(ex);
-            throw;
-        }
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        // Repeatable read: every result set comes from the same snapshot, so the rows agree
+        // with LastEventId (read committed would take a new snapshot per statement).
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var sql in LoadQueries)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter<string> { TypedValue = conversationId } } });
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await StoredConversationReader.ReadAsync(reader, conversationId, Time, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default)
+    private async Task<IReadOnlyList<ConversationEvent>> ReadEventRowsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken)
     {
-        if (max <= 0) return [];
-        try
-        {
-            await using var command = _dataSource.CreateCommand(
-                "SELECT id, type, data FROM events WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3");
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = max });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var events = new List<ConversationEvent>();
-            while (await reader.ReadAsync(cancellationToken))
-                events.Add(new ConversationEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
-            return events;
-        }
-        catch (NpgsqlException ex)
-        {
-            ClearPoolIfBroken(ex);
-            throw;
-        }
+        await using var command = _dataSource.CreateCommand(
+            "SELECT id, type, data FROM events WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = afterId });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = max });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var events = new List<ConversationEvent>();
+        while (await reader.ReadAsync(cancellationToken))
+            events.Add(new ConversationEvent(reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+        return events;
     }
 
     /// <summary>
@@ -127,19 +119,6 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         var (synchronousCommit, fsync) = (reader.GetString(0), reader.GetString(1));
         // Every synchronous_commit but off (local, on, remote_write, remote_apply) waits for the local flush.
         return new StoreDurability(synchronousCommit != "off" && fsync == "on", $"synchronous_commit={synchronousCommit} fsync={fsync}");
-    }
-
-    public async Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            return await ListAsync(userId, cancellationToken);
-        }
-        catch (NpgsqlException ex)
-        {
-            ClearPoolIfBroken(ex);
-            throw;
-        }
     }
 
     private async Task<IReadOnlyList<ConversationSummary>> ListAsync(string userId, CancellationToken cancellationToken)
@@ -241,6 +220,19 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     {
         if (ex.IsTransient || ex is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown })
             _dataSource.Clear();
+    }
+
+    private async Task<T> ClearingBrokenPool<T>(Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (NpgsqlException ex)
+        {
+            ClearPoolIfBroken(ex);
+            throw;
+        }
     }
 
     /// <summary>

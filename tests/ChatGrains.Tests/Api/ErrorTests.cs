@@ -416,13 +416,7 @@ public sealed class ClusterTroubleTests(TimedOutGrainCallsFixture fixture) : ICl
     public async Task Every_conversation_route_answers_503_with_retry_after_when_grain_calls_time_out(string accept)
     {
         using var ada = await fixture.Server.SignInAsync("Ada");
-        foreach (var (method, path, body) in ErrorTests.ProtectedRoutes)
-        {
-            var response = await ada.Http.SendAsync(Problems.Request(new HttpMethod(method), path, accept,
-                body is null ? null : new StringContent(body, Encoding.UTF8, "application/json")));
-            await Problems.AssertAsync(response, 503, $"{method} {path}");
-            Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
-        }
+        await Problems.AssertEveryConversationRouteRetriesLaterAsync(ada, accept);
     }
 }
 
@@ -459,13 +453,7 @@ public sealed class StoreDownTests(StoreDownFixture fixture) : IClassFixture<Sto
     public async Task Every_conversation_route_answers_503_with_retry_after_while_the_store_is_down(string accept)
     {
         using var ada = await fixture.Server.SignInAsync("Ada");
-        foreach (var (method, path, body) in ErrorTests.ProtectedRoutes)
-        {
-            var response = await ada.Http.SendAsync(Problems.Request(new HttpMethod(method), path, accept,
-                body is null ? null : new StringContent(body, Encoding.UTF8, "application/json")));
-            await Problems.AssertAsync(response, 503, $"{method} {path}");
-            Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
-        }
+        await Problems.AssertEveryConversationRouteRetriesLaterAsync(ada, accept);
     }
 }
 
@@ -482,6 +470,18 @@ public static class Problems
         var request = new HttpRequestMessage(method, path) { Content = content };
         if (accept != "none") request.Headers.TryAddWithoutValidation("Accept", accept);
         return request;
+    }
+
+    /// <summary>Every route of a conversation answers 503 problem+json with Retry-After: 2 (the cluster or its store is away).</summary>
+    public static async Task AssertEveryConversationRouteRetriesLaterAsync(ApiUser user, string accept)
+    {
+        foreach (var (method, path, body) in ErrorTests.ProtectedRoutes)
+        {
+            var response = await user.Http.SendAsync(Request(new HttpMethod(method), path, accept,
+                body is null ? null : new StringContent(body, Encoding.UTF8, "application/json")));
+            await AssertAsync(response, 503, $"{method} {path}");
+            Assert.Equal(TimeSpan.FromSeconds(2), response.Headers.RetryAfter?.Delta);
+        }
     }
 
     public static async Task AssertAsync(HttpResponseMessage response, int status, string because)
