@@ -58,9 +58,12 @@ public sealed partial class MembershipRestorer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // A connection of its own that keeps trying while Redis is away (no abort on a failed connect).
+        // A connection of its own that keeps trying while Redis is away (no abort on a failed
+        // connect), every half second: the default backoff grows to 10 s between attempts after a
+        // long outage, and a lost table must be put back before the next silo death needs it.
         var connection = redisOptions.Value.ConfigurationOptions!.Clone();
         connection.AbortOnConnectFail = false;
+        connection.ReconnectRetryPolicy = new LinearRetry(500);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(connection);
         var db = redis.GetDatabase();
         using var timer = new PeriodicTimer(CheckPeriod);

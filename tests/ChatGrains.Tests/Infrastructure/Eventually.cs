@@ -10,8 +10,13 @@ public static class Eventually
         {
             var value = await probe();
             if (condition(value)) return value;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout} waiting until {what}; last seen: {value}.");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out after {timeout} waiting until {what}; last seen: {Describe(value)}.");
             await Task.Delay(25);
         }
     }
+
+    private static string Describe<T>(T value) =>
+        value is System.Collections.IEnumerable items and not string
+            ? "[" + string.Join(", ", items.Cast<object?>()) + "]"
+            : value?.ToString() ?? "null";
 }
