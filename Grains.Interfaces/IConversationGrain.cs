@@ -6,7 +6,7 @@ namespace ChatGrains;
 /// Methods that take a user id answer <see cref="ConversationErrorKind.NotFound"/> to
 /// anyone who is not a member, so a conversation's existence is never revealed.
 /// </summary>
-public interface IConversationGrain : IGrainWithStringKey
+public interface IConversationGrain : IGrainWithStringKey, IEventLog
 {
     Task<ConversationSnapshot> CreateAsync(Caller owner, string? title);
 
@@ -26,13 +26,6 @@ public interface IConversationGrain : IGrainWithStringKey
     Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey);
 
     Task CancelAsync(string userId, string messageId);
-
-    /// <summary>
-    /// Events with ids greater than <paramref name="afterId"/>, oldest first, at most
-    /// <paramref name="max"/>. Used by API hosts to replay and to backfill their feeds;
-    /// the host checked membership when the watcher attached.
-    /// </summary>
-    Task<EventPage> ReadEventsAsync(long afterId, int max);
 }
 
 /// <summary>The conversations a user belongs to, most recent activity first.</summary>

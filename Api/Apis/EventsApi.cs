@@ -1,5 +1,6 @@
 using ChatGrains.Api.Auth;
 using ChatGrains.Api.EventStream;
+using ChatGrains.Api.Feeds;
 
 namespace ChatGrains.Api.Apis;
 
@@ -18,7 +19,7 @@ public static class EventsApi
         // Checks membership (404 otherwise) and tells whether the resume point exists yet.
         var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(http.User.ToCaller().UserId);
         return after > head.LastEventId
-            ? EventStreamResult.Reset(id, head.LastEventId)
-            : EventStreamResult.Watch(id, after);
+            ? EventStreamResult.Reset(head.LastEventId)
+            : EventStreamResult.Watch(FeedSource.Conversation(id), after);
     }
 }

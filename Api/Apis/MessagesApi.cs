@@ -40,13 +40,13 @@ public static class MessagesApi
         if (WantsJson(request))
             return TypedResults.Accepted((string?)null, new PostAccepted(receipt.UserMessageId, receipt.AssistantMessageId, receipt.EventId));
 
-        feeds.Find(id)?.Expect(receipt.EventId + 1);
+        feeds.Find(FeedSource.Conversation(id))?.Expect(receipt.EventId + 1);
         var exchangeStart = receipt.EventId - 1;
         var after = Math.Max(resumeFrom ?? exchangeStart, exchangeStart);
-        if (after > receipt.LastEventId) return EventStreamResult.Reset(id, receipt.LastEventId);
+        if (after > receipt.LastEventId) return EventStreamResult.Reset(receipt.LastEventId);
         return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId
-            ? EventStreamResult.Empty(id)
-            : EventStreamResult.UntilReplyCompletes(id, after, receipt.AssistantMessageId);
+            ? EventStreamResult.Empty()
+            : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.AssistantMessageId);
     }
 
     private static async Task<Accepted> Cancel(string id, string messageId, HttpContext http, IGrainFactory grains)

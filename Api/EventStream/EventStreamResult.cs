@@ -6,8 +6,9 @@ using Microsoft.Extensions.Options;
 namespace ChatGrains.Api.EventStream;
 
 /// <summary>
-/// A conversation's events written to one connection as <c>text/event-stream</c>: first what
-/// the client missed since its resume point (from the host's feed, or from the grain), then
+/// A log's events (a conversation's, or a user's own) written to one connection as
+/// <c>text/event-stream</c>: first what the client missed since its resume point (from the
+/// host's feed, or from the grain), then
 /// live events from the feed, each id exactly once and in order. A POST's stream ends after
 /// its reply's <c>message.completed</c>; a watch stream stays open until the client leaves.
 /// </summary>
@@ -15,31 +16,31 @@ public sealed class EventStreamResult : IResult
 {
     private const int Page = 1000;
     private static readonly TimeSpan ReadRetryDelay = TimeSpan.FromSeconds(1);
-    private readonly string _conversationId;
+    private readonly FeedSource? _source;
     private readonly long? _after;
     private readonly string? _endAfterMessageId;
     private readonly long? _resetTo;
     private long _position;
 
-    private EventStreamResult(string conversationId, long? after, string? endAfterMessageId, long? resetTo)
+    private EventStreamResult(FeedSource? source, long? after, string? endAfterMessageId, long? resetTo)
     {
-        _conversationId = conversationId;
+        _source = source;
         _after = after;
         _endAfterMessageId = endAfterMessageId;
         _resetTo = resetTo;
     }
 
     /// <summary>Events after <paramref name="after"/> (or live only, when null), until the client leaves.</summary>
-    public static EventStreamResult Watch(string conversationId, long? after) => new(conversationId, after, null, null);
+    public static EventStreamResult Watch(FeedSource source, long? after) => new(source, after, null, null);
 
     /// <summary>Events after <paramref name="after"/> until <paramref name="replyId"/> completes.</summary>
-    public static EventStreamResult UntilReplyCompletes(string conversationId, long after, string replyId) => new(conversationId, after, replyId, null);
+    public static EventStreamResult UntilReplyCompletes(FeedSource conversation, long after, string replyId) => new(conversation, after, replyId, null);
 
     /// <summary>A stream that only tells the client to reload its snapshot.</summary>
-    public static EventStreamResult Reset(string conversationId, long lastEventId) => new(conversationId, null, null, lastEventId);
+    public static EventStreamResult Reset(long lastEventId) => new(null, null, null, lastEventId);
 
     /// <summary>A stream with nothing left to send: it ends at once.</summary>
-    public static EventStreamResult Empty(string conversationId) => new(conversationId, null, string.Empty, null);
+    public static EventStreamResult Empty() => new(null, null, null, null);
 
     public async Task ExecuteAsync(HttpContext http)
     {
@@ -54,10 +55,9 @@ public sealed class EventStreamResult : IResult
 
         var body = response.BodyWriter;
         var cancellation = http.RequestAborted;
-        var streams = _resetTo is null && _endAfterMessageId != string.Empty;
         // The feed starts before anything is written: if it cannot (the store or the cluster is
         // away), the client still gets a 503 problem with Retry-After, not a stream that breaks.
-        using var lease = streams ? await services.GetRequiredService<FeedHub>().AcquireAsync(_conversationId) : null;
+        using var lease = _source is null ? null : await services.GetRequiredService<FeedHub>().AcquireAsync(_source);
         body.Write(Frame.Retry(options.RetryInterval).Bytes);
         if (_resetTo is { } last) body.Write(Frame.Reset(last).Bytes);
         await body.FlushAsync(cancellation);
@@ -65,7 +65,7 @@ public sealed class EventStreamResult : IResult
 
         var heartbeats = services.GetRequiredService<HeartbeatScheduler>();
         var metrics = services.GetRequiredService<FeedMetrics>();
-        var grain = services.GetRequiredService<IClusterClient>().GetGrain<IConversationGrain>(_conversationId);
+        var grain = _source!.Log(services.GetRequiredService<IClusterClient>());
 
         var watcher = new Watcher(options.WatcherBuffer, http.Abort);
         var attachment = lease.Feed.Attach(watcher, _after);
@@ -121,7 +121,7 @@ public sealed class EventStreamResult : IResult
     /// Writes the events after the current position up to <paramref name="upTo"/>, read from
     /// the grain. Returns true when the stream has ended (its reply completed, or it had to be reset).
     /// </summary>
-    private async Task<bool> ReplayFromGrainAsync(IConversationGrain grain, PipeWriter body, long upTo, CancellationToken cancellation)
+    private async Task<bool> ReplayFromGrainAsync(IEventLog grain, PipeWriter body, long upTo, CancellationToken cancellation)
     {
         while (_position < upTo)
         {
@@ -154,7 +154,7 @@ public sealed class EventStreamResult : IResult
     /// client keeps its stream: the read is tried again every second, with a keep-alive each
     /// time, until it succeeds or the client leaves.
     /// </summary>
-    private async Task<EventPage> ReadEventsAsync(IConversationGrain grain, PipeWriter body, CancellationToken cancellation)
+    private async Task<EventPage> ReadEventsAsync(IEventLog grain, PipeWriter body, CancellationToken cancellation)
     {
         while (true)
         {

@@ -3,26 +3,26 @@ using Microsoft.Extensions.Options;
 namespace ChatGrains.Api.Feeds;
 
 /// <summary>
-/// The feeds of this host: at most one per conversation, created when its first watcher
+/// The feeds of this host: at most one per event log, created when its first watcher
 /// arrives and unsubscribed a grace period after its last one leaves.
 /// </summary>
 public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options, FeedMetrics metrics, ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Entry> _feeds = [];
-    private readonly ILogger _logger = loggers.CreateLogger<ConversationFeed>();
+    private readonly ILogger _logger = loggers.CreateLogger<EventFeed>();
 
-    /// <summary>The conversation's feed, started; dispose the lease when done with it.</summary>
-    public async Task<FeedLease> AcquireAsync(string conversationId)
+    /// <summary>The log's feed, started; dispose the lease when done with it.</summary>
+    public async Task<FeedLease> AcquireAsync(FeedSource source)
     {
         Entry entry;
         lock (_gate)
         {
-            if (!_feeds.TryGetValue(conversationId, out entry!))
+            if (!_feeds.TryGetValue(source.Key, out entry!))
             {
-                var feed = new ConversationFeed(conversationId, client, options.Value, metrics, _logger);
+                var feed = new EventFeed(source, client, options.Value, metrics, _logger);
                 entry = new Entry(feed, StartAsync(feed));
-                _feeds[conversationId] = entry;
+                _feeds[source.Key] = entry;
             }
             entry.Leases++;
         }
@@ -47,13 +47,13 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
         }
     }
 
-    /// <summary>The feed for a conversation if this host has one (for tests and diagnostics).</summary>
-    public ConversationFeed? Find(string conversationId)
+    /// <summary>The feed of a log if this host has one.</summary>
+    public EventFeed? Find(FeedSource source)
     {
-        lock (_gate) return _feeds.GetValueOrDefault(conversationId)?.Feed;
+        lock (_gate) return _feeds.GetValueOrDefault(source.Key)?.Feed;
     }
 
-    private async Task StartAsync(ConversationFeed feed)
+    private async Task StartAsync(EventFeed feed)
     {
         try
         {
@@ -64,7 +64,7 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
         {
             lock (_gate)
             {
-                if (_feeds.TryGetValue(feed.ConversationId, out var e) && e.Feed == feed) _feeds.Remove(feed.ConversationId);
+                if (_feeds.TryGetValue(feed.Source.Key, out var e) && e.Feed == feed) _feeds.Remove(feed.Source.Key);
             }
             await feed.StopAsync();
             throw;
@@ -85,8 +85,8 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
         await Task.Delay(options.Value.UnsubscribeGrace);
         lock (_gate)
         {
-            if (entry.Leases > 0 || !_feeds.TryGetValue(entry.Feed.ConversationId, out var current) || current != entry) return;
-            _feeds.Remove(entry.Feed.ConversationId);
+            if (entry.Leases > 0 || !_feeds.TryGetValue(entry.Feed.Source.Key, out var current) || current != entry) return;
+            _feeds.Remove(entry.Feed.Source.Key);
         }
         if (entry.Started.IsCompletedSuccessfully)
         {
@@ -110,9 +110,9 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
         }
     }
 
-    internal sealed class Entry(ConversationFeed feed, Task started)
+    internal sealed class Entry(EventFeed feed, Task started)
     {
-        public ConversationFeed Feed { get; } = feed;
+        public EventFeed Feed { get; } = feed;
         public Task Started { get; } = started;
         public int Leases;
     }
@@ -129,7 +129,7 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
             _entry = entry;
         }
 
-        public ConversationFeed Feed => _entry.Feed;
+        public EventFeed Feed => _entry.Feed;
 
         public void Dispose()
         {

@@ -70,7 +70,7 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
 
         using var slow = await OpenStalledWatcherAsync(id, ada.Token);
         await using var fast = await ada.WatchAsync(id, lastEventId: 0);
-        await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(id)?.WatcherCount), n => n == 2, TimeSpan.FromSeconds(10), "both watchers attach");
+        await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(FeedSource.Conversation(id))?.WatcherCount), n => n == 2, TimeSpan.FromSeconds(10), "both watchers attach");
 
         // Large prompts fill the stalled connection's socket, then its queue of 256 frames (each
         // exchange is four events); the reading watcher's queue never holds more than a burst.
@@ -85,7 +85,7 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
 
         // The stalled watcher was disconnected: reading what reached its socket ends at the cut.
         Assert.True(await ReadsToDisconnectAsync(slow, TimeSpan.FromSeconds(20)), "the stalled watcher should have been disconnected");
-        await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(id)?.WatcherCount), n => n == 1, TimeSpan.FromSeconds(30), "only the fast watcher remains");
+        await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(FeedSource.Conversation(id))?.WatcherCount), n => n == 1, TimeSpan.FromSeconds(30), "only the fast watcher remains");
         Assert.Equal(cutOffBefore + 1, metrics.WatchersCutOff);
     }
 

@@ -34,13 +34,13 @@ public sealed class FeedTests(QuickFeedFixture fixture) : IClassFixture<QuickFee
         await using (var post = await ada.PostAsync(id, "for everyone")) await post.ReadToEndAsync();
         foreach (var w in watchers) await w.ReadUntilAsync(e => e.Type == "message.completed");
 
-        Assert.Equal(5, hub.Find(id)!.WatcherCount); // the POST's own stream has ended
+        Assert.Equal(5, hub.Find(FeedSource.Conversation(id))!.WatcherCount); // the POST's own stream has ended
         Assert.Single(await stream.GetAllSubscriptionHandles());
         Assert.True(reported.Value("chatgrains.watchers") >= 5);
         Assert.True(reported.Value("chatgrains.stream_subscriptions") >= 1);
 
         foreach (var w in watchers) await w.DisposeAsync();
-        await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(id)), f => f is null, TimeSpan.FromSeconds(10), "the feed closes after its grace period");
+        await Infrastructure.Eventually.Until(() => Task.FromResult(hub.Find(FeedSource.Conversation(id))), f => f is null, TimeSpan.FromSeconds(10), "the feed closes after its grace period");
         // The hub forgets the feed first, then the feed unsubscribes.
         await Infrastructure.Eventually.Until(() => stream.GetAllSubscriptionHandles(), h => h.Count == 0, TimeSpan.FromSeconds(10), "the stream subscription is dropped");
     }

@@ -6,13 +6,14 @@ using Orleans.Streams;
 namespace ChatGrains.Api.Feeds;
 
 /// <summary>
-/// This host's single view of one conversation. It holds one Orleans stream subscription
-/// however many connections watch, turns each event into SSE bytes once, keeps the latest
-/// frames for quick resumes, and offers every event, in id order with no gap, to every
-/// watcher. The stream is the fast path; the grain is the truth: a jump in ids, or a reply
-/// that goes quiet, makes the feed read what it missed from the grain.
+/// This host's single view of one numbered event log: a conversation's, or a user's own
+/// (see <see cref="FeedSource"/>). It holds one Orleans stream subscription however many
+/// connections watch, turns each event into SSE bytes once, keeps the latest frames for quick
+/// resumes, and offers every event, in id order with no gap, to every watcher. The stream is
+/// the fast path; the grain is the truth: a jump in ids, or a reply that goes quiet, makes the
+/// feed read what it missed from the grain.
 /// </summary>
-public sealed class ConversationFeed(string conversationId, IClusterClient client, FeedOptions options, FeedMetrics metrics, ILogger logger)
+public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOptions options, FeedMetrics metrics, ILogger logger)
 {
     private const int Page = 1000;
     private static readonly ConversationEvent WakeUp = new(0, "", "");
@@ -32,9 +33,9 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
     private Timer? _silenceCheck;
     private long _lastHeard = Environment.TickCount64;
 
-    private IConversationGrain Grain => client.GetGrain<IConversationGrain>(conversationId);
+    private IEventLog Grain => source.Log(client);
 
-    public string ConversationId => conversationId;
+    public FeedSource Source => source;
 
     public int WatcherCount => Volatile.Read(ref _watchers).Length;
 
@@ -50,7 +51,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
             // The streams' subscriber lists live in Redis: while it is away nobody can subscribe.
             // The feed starts without its fast path and reads the grain instead (see CheckSilence),
             // subscribing again after each read until that works.
-            logger.LogWarning(ex, "Feed for conversation {ConversationId} starts unsubscribed; it reads the grain until it can subscribe", conversationId);
+            logger.LogWarning(ex, "Feed {Feed} starts unsubscribed; it reads the grain until it can subscribe", source.Key);
         }
         // Subscribed first, then read the head: anything newer arrives on the stream or is backfilled.
         var head = await Grain.ReadEventsAsync(long.MaxValue, 0);
@@ -67,7 +68,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
 
     private Task<StreamSubscriptionHandle<ConversationEvent>> SubscribeAsync() =>
         client.GetStreamProvider(ConversationStreams.Provider)
-            .GetStream<ConversationEvent>(ConversationStreams.For(conversationId))
+            .GetStream<ConversationEvent>(source.Stream)
             // Stream callbacks run one at a time for the whole client: hand the event over and return.
             .SubscribeAsync((e, _) =>
             {
@@ -90,7 +91,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         }
         metrics.Resubscribed();
         try { await stale.UnsubscribeAsync(); }
-        catch (Exception ex) { logger.LogDebug(ex, "Dropping the stale subscription of conversation {ConversationId} failed", conversationId); }
+        catch (Exception ex) { logger.LogDebug(ex, "Dropping the stale subscription of feed {Feed} failed", source.Key); }
     }
 
     public async Task StopAsync()
@@ -102,7 +103,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
         if (_subscription is not null)
         {
             try { await _subscription.UnsubscribeAsync(); }
-            catch (Exception ex) { logger.LogWarning(ex, "Unsubscribing from conversation {ConversationId} failed", conversationId); }
+            catch (Exception ex) { logger.LogWarning(ex, "Unsubscribing from feed {Feed} failed", source.Key); }
             metrics.Unsubscribed();
         }
     }
@@ -198,7 +199,7 @@ public sealed class ConversationFeed(string conversationId, IClusterClient clien
             catch (Exception ex)
             {
                 // The grain may be unreachable for a moment (a silo is failing over); try again.
-                logger.LogWarning(ex, "Feed for conversation {ConversationId} could not backfill; retrying", conversationId);
+                logger.LogWarning(ex, "Feed {Feed} could not backfill; retrying", source.Key);
                 await Task.Delay(options.StallTimeout / 3, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }

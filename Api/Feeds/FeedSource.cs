@@ -1,0 +1,31 @@
+using Orleans.Runtime;
+
+namespace ChatGrains.Api.Feeds;
+
+/// <summary>
+/// A numbered event log that a host can feed to its watchers: the Orleans stream its events
+/// travel on, and the grain that holds the log (see <see cref="IEventLog"/>). <see cref="Key"/>
+/// names it among this host's feeds.
+/// </summary>
+public sealed class FeedSource
+{
+    private readonly Func<IGrainFactory, IEventLog> _log;
+
+    private FeedSource(string key, StreamId stream, Func<IGrainFactory, IEventLog> log)
+    {
+        Key = key;
+        Stream = stream;
+        _log = log;
+    }
+
+    public string Key { get; }
+
+    public StreamId Stream { get; }
+
+    public IEventLog Log(IGrainFactory grains) => _log(grains);
+
+    public static FeedSource Conversation(string conversationId) =>
+        new($"conversation/{conversationId}", ConversationStreams.For(conversationId), g => g.GetGrain<IConversationGrain>(conversationId));
+
+    public override string ToString() => Key;
+}
