@@ -143,6 +143,8 @@ public sealed partial class ConversationGrain(
             if (text.Length > 0) state.AppendDelta(active.MessageId, text);
             EndActiveReply();
         }
+        _flushTimer?.Dispose();
+        _flushTimer = null;
         state.Delete();
         // This activation keeps the last events for late readers (see ReadEventsAsync) until it
         // is collected; a fresh one finds nothing in the store.
