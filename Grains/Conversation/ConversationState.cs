@@ -24,16 +24,12 @@ public sealed class ConversationState
     private readonly Dictionary<string, StringBuilder> _streamingText = [];
     private Pending _pending = new();
 
-    private ConversationState(ConversationInfo info)
-    {
-        Info = info;
-        People = new Membership(info.OwnerId);
-    }
+    private ConversationState(ConversationInfo info) => Info = info;
 
     public ConversationInfo Info { get; private set; }
 
     /// <summary>The members, their roles and the invites, with the rules of who may do what.</summary>
-    public Membership People { get; }
+    public Membership People { get; } = new();
 
     /// <summary>Set once the conversation is deleted: it then answers NotFound to everyone.</summary>
     public bool Deleted { get; private set; }

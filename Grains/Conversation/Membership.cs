@@ -16,10 +16,6 @@ public sealed class Membership
     private readonly List<StoredMember> _members = [];
     private readonly Dictionary<string, Invite> _invites = [];
 
-    public Membership(string ownerId) => OwnerId = ownerId;
-
-    public string OwnerId { get; }
-
     public IEnumerable<Member> Members => _members.Select(m => m.Member);
 
     public bool IsMember(string userId) => Find(userId) is not null;

@@ -10,7 +10,7 @@ public sealed class PeopleMembershipTests
 
     private static Membership AdaBobAndCy()
     {
-        var people = new Membership("ada");
+        var people = new Membership();
         people.Put(new StoredMember(new Member("ada", "Ada", MemberRoles.Owner), 0));
         people.Put(new StoredMember(new Member("bob", "Bob", MemberRoles.Member), 3));
         people.Put(new StoredMember(new Member("cy", "Cy", MemberRoles.Member), 4));
