@@ -16,6 +16,8 @@ public enum ConversationErrorKind
     // New kinds go last: the values travel between silos and hosts of different versions.
     /// <summary>A member asked for what only the owner (or, for an invite, its creator) may do.</summary>
     Forbidden,
+    /// <summary>The request names something of the wrong kind (a user message where a reply is needed).</summary>
+    BadRequest,
 }
 
 /// <summary>A refusal the API turns into a problem+json response; it changes nothing.</summary>
@@ -32,6 +34,8 @@ public sealed class ConversationException : Exception
     public static ConversationException Forbidden(string detail) => new(ConversationErrorKind.Forbidden, detail);
 
     public static ConversationException Conflict(string detail) => new(ConversationErrorKind.Conflict, detail);
+
+    public static ConversationException BadRequest(string detail) => new(ConversationErrorKind.BadRequest, detail);
 
     public static ConversationException StoreUnavailable() =>
         new(ConversationErrorKind.StoreUnavailable, "The conversation store is unavailable; try again shortly.");

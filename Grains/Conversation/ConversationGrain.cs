@@ -151,23 +151,81 @@ public sealed partial class ConversationGrain(
         await CommitAndPublishAsync();
     }
 
-    public async Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey)
+    public async Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey, PromptParent? parent = null)
     {
         var state = MemberState(caller.UserId);
-        var hash = ConversationState.HashContent(content);
-        if (idempotencyKey is not null && state.FindKey(caller.UserId, idempotencyKey) is { } known)
-        {
-            if (known.ContentHash != hash)
-                throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used with different content.");
-            return Receipt(known.Exchange);
-        }
+        if (Known(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent)) is { } known) return known;
 
+        var parentId = state.Tree.ParentForPrompt(parent);
         var now = Now();
-        var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now));
+        var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now, ParentId: parentId));
+        var reply = AddReply(state, prompt.Message.Id, now);
+        return await BeginExchangeAsync(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent),
+            new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId));
+    }
+
+    public async Task<PostReceipt> RegenerateAsync(Caller caller, string messageId, string? idempotencyKey)
+    {
+        var state = MemberState(caller.UserId);
+        var hash = ConversationState.RegenerateHash(messageId);
+        if (Known(state, caller, idempotencyKey, hash) is { } known) return known;
+
+        state.Tree.RequireReply(messageId, "Only an assistant message can be regenerated.");
+        var original = state.FindMessage(messageId)!.Message;
+        if (!MessageStatus.IsFinal(original.Status))
+            throw ConversationException.Conflict("Only a finished reply can be regenerated.");
+        var reply = AddReply(state, original.ReplyTo!, Now());
+        return await BeginExchangeAsync(state, caller, idempotencyKey, hash,
+            new PostReceiptIds(original.ReplyTo!, reply.Message.Id, reply.CreatedEventId));
+    }
+
+    public async Task<ConversationSnapshot> SetHeadAsync(string userId, string messageId)
+    {
+        var state = MemberState(userId);
+        state.MoveHead(messageId);
+        await CommitAndPublishAsync();
+        return state.ToSnapshot();
+    }
+
+    public Task<ForkSource> GetForkSourceAsync(string userId, string messageId)
+    {
+        var state = MemberState(userId);
+        state.Tree.RequireReply(messageId, "A fork starts at an assistant message.");
+        if (!MessageStatus.IsFinal(state.FindMessage(messageId)!.Message.Status))
+            throw ConversationException.Conflict("A fork starts at a finished reply.");
+        return Task.FromResult(new ForkSource(state.Info.Title, state.PathTo(messageId)));
+    }
+
+    public async Task<ConversationSnapshot> CreateForkAsync(Caller owner, ForkSource source)
+    {
+        if (_state is not null) throw new ConversationException(ConversationErrorKind.Conflict, "The conversation already exists.");
+        var info = new ConversationInfo(Id, source.Title + " (fork)", owner.UserId, Now());
+        _state = ConversationState.Fork(info, owner, source.Path, NewId);
+        await CommitAndPublishAsync();
+        return _state.ToSnapshot();
+    }
+
+    /// <summary>The receipt of the exchange a repeated key names; 422 when it named another request.</summary>
+    private PostReceipt? Known(ConversationState state, Caller caller, string? idempotencyKey, string hash)
+    {
+        if (idempotencyKey is null || state.FindKey(caller.UserId, idempotencyKey) is not { } known) return null;
+        if (known.ContentHash != hash)
+            throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used for a different request.");
+        return Receipt(known.Exchange);
+    }
+
+    /// <summary>A reply to <paramref name="promptId"/>, queued behind any open one; the head moves to it.</summary>
+    private StoredMessage AddReply(ConversationState state, string promptId, DateTimeOffset now)
+    {
         // While this silo drains, a new reply waits for the conversation's next home.
-        var replyStatus = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
-        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", replyStatus, prompt.Message.Id, now));
-        var exchange = new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId);
+        var status = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
+        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", status, promptId, now, ParentId: promptId));
+        state.MoveHead(reply.Message.Id);
+        return reply;
+    }
+
+    private async Task<PostReceipt> BeginExchangeAsync(ConversationState state, Caller caller, string? idempotencyKey, string hash, PostReceiptIds exchange)
+    {
         if (idempotencyKey is not null) state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange));
         await CommitAndPublishAsync();
         StartNextReply();
@@ -237,11 +295,9 @@ public sealed partial class ConversationGrain(
     private void StartNextReply()
     {
         if (_active is not null || drain.IsDraining || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
-        var history = _state.Messages
-            .TakeWhile(m => m.Message.Id != next.Message.Id)
-            .Select(m => m.Message)
-            .ToList();
-        _active = ActiveReply.Start(next.Message.Id, history, generator);
+        // The model sees the path from the first prompt to the one it answers, not other branches.
+        var path = _state.PathTo(next.Message.ReplyTo!);
+        _active = ActiveReply.Start(next.Message.Id, path, _state.Tree.SiblingPosition(next.Message.Id), generator);
         drain.ReplyStarted();
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
         {
