@@ -65,11 +65,11 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         command.Transaction = transaction;
         command.CommandText = """
             SELECT title, owner_id, created_at, last_event_id, last_activity_at,
-                   (SELECT min(id) FROM events WHERE conversation_id = $c)
+                   (SELECT min(id) FROM events WHERE conversation_id = $c), head_message_id
               FROM conversations WHERE id = $c;
             SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $c ORDER BY rowid;
             SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-                   created_event_id, completed_event_id, prompt_tokens, completion_tokens
+                   created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id
               FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
             SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $c ORDER BY rowid;
             SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
@@ -219,8 +219,9 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         foreach (var (m, createdEventId, completedEventId) in commit.Messages)
         {
             s.UpsertMessage.Execute(id, m.Id, createdEventId, completedEventId, m.Role, m.AuthorId, m.AuthorName,
-                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens);
+                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens, m.ParentId);
         }
+        if (commit.Head is { } head) s.SetHead.Execute(head, id);
         foreach (var i in commit.Invites)
         {
             s.UpsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt),
@@ -270,16 +271,20 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             "DELETE FROM members WHERE conversation_id = $c AND user_id = $user");
         public Statement UpsertMessage { get; } = new(connection, """
             INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
-                                  author_name, content, status, reply_to, created_at, error, prompt_tokens, completion_tokens)
+                                  author_name, content, status, reply_to, created_at, error, prompt_tokens, completion_tokens,
+                                  parent_id)
             VALUES ($c, $id, $created_event, $completed_event, $role, $author, $author_name, $content, $status,
-                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens)
+                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens, $parent_id)
             ON CONFLICT (conversation_id, id) DO UPDATE SET
                 created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
                 role = excluded.role, author_id = excluded.author_id, author_name = excluded.author_name,
                 content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
                 created_at = excluded.created_at, error = excluded.error,
-                prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens
+                prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
+                parent_id = excluded.parent_id
             """);
+        public Statement SetHead { get; } = new(connection,
+            "UPDATE conversations SET head_message_id = $head WHERE id = $id");
         public Statement UpsertInvite { get; } = new(connection, """
             INSERT INTO invites (conversation_id, token, created_by, created_at, expires_at, max_uses, uses, revoked)
             VALUES ($c, $token, $by, $at, $expires, $max_uses, $uses, $revoked)

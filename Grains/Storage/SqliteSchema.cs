@@ -103,6 +103,30 @@ internal static class SqliteSchema
         ALTER TABLE invites ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE invites ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 4: STAND-IN for the users branch's migration 4 (read positions, the user's own log),
+        // which is not in main yet; the merge replaces this entry with it. Empty here so that
+        // the tree's migration keeps its number, 5.
+        "",
+
+        // 5: messages as a tree. Existing conversations were one thread: an assistant message
+        // follows the prompt it replies to, a prompt follows the message stored before it, and
+        // the head is the last assistant message.
+        """
+        ALTER TABLE messages ADD COLUMN parent_id TEXT;
+        UPDATE messages SET parent_id = CASE
+            WHEN role = 'assistant' THEN reply_to
+            ELSE (SELECT p.id FROM messages p
+                   WHERE p.conversation_id = messages.conversation_id
+                     AND (p.created_event_id < messages.created_event_id
+                          OR (p.created_event_id = messages.created_event_id AND p.rowid < messages.rowid))
+                   ORDER BY p.created_event_id DESC, p.rowid DESC LIMIT 1)
+        END;
+        ALTER TABLE conversations ADD COLUMN head_message_id TEXT;
+        UPDATE conversations SET head_message_id = (
+            SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id AND m.role = 'assistant'
+             ORDER BY m.created_event_id DESC, m.rowid DESC LIMIT 1);
+        """,
     ];
 
     /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>

@@ -115,6 +115,29 @@ internal static class PostgresSchema
                             ADD COLUMN uses integer NOT NULL DEFAULT 0,
                             ADD COLUMN revoked boolean NOT NULL DEFAULT false;
         """,
+
+        // 4: STAND-IN for the users branch's migration 4 (read positions, the user's own log),
+        // which is not in main yet; the merge replaces this entry with it. Empty here so that
+        // the tree's migration keeps its number, 5.
+        "",
+
+        // 5: messages as a tree, as in SQLite's migration 5 (an assistant message follows the
+        // prompt it replies to, a prompt the message stored before it; the head is the last
+        // assistant message).
+        """
+        ALTER TABLE messages ADD COLUMN parent_id text;
+        UPDATE messages m SET parent_id = CASE
+            WHEN m.role = 'assistant' THEN m.reply_to
+            ELSE (SELECT p.id FROM messages p
+                   WHERE p.conversation_id = m.conversation_id
+                     AND (p.created_event_id, p.seq) < (m.created_event_id, m.seq)
+                   ORDER BY p.created_event_id DESC, p.seq DESC LIMIT 1)
+        END;
+        ALTER TABLE conversations ADD COLUMN head_message_id text;
+        UPDATE conversations c SET head_message_id = (
+            SELECT m.id FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'
+             ORDER BY m.created_event_id DESC, m.seq DESC LIMIT 1);
+        """,
     ];
 
     /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>
