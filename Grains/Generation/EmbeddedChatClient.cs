@@ -57,7 +57,7 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     public static string ComposeReply(string prompt) => string.Concat(ComposeParts(prompt));
 
     /// <summary>The reply to <paramref name="prompt"/> as its <paramref name="sibling"/>-th regenerate (0: the first answer).</summary>
-    public static string ComposeReply(string prompt, int sibling) => string.Concat(ComposeParts(prompt, sibling));
+    public static string ComposeRegenerate(string prompt, int sibling) => string.Concat(ComposeParts(prompt, sibling));
 
     private static int SiblingOf(ChatOptions? options) =>
         options?.AdditionalProperties?.TryGetValue(SiblingProperty, out var n) == true && n is int i ? i : 0;
