@@ -308,7 +308,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """);
 
         private IEnumerable<Statement> All =>
-            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
+            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, SetHead, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
 
         public void Enlist(SqliteTransaction transaction)
         {
