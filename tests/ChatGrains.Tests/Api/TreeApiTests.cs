@@ -189,7 +189,7 @@ public sealed class TreeApiTests(TreeServerFixture fixture) : IClassFixture<Tree
         Assert.Equal([(bob.UserId, "owner")], fork.GetProperty("members").EnumerateArray().Select(m => (m.Id("userId"), m.GetProperty("role").GetString())));
         var original = await ada.SnapshotAsync(id);
         var copies = fork.GetProperty("messages").EnumerateArray().ToList();
-        Assert.Equal([original.Message(prompt), original.Message(reply)].Select(m => (m.Id("authorId"), m.GetProperty("content").GetString())),
+        Assert.Equal(new[] { original.Message(prompt), original.Message(reply) }.Select(m => (m.Id("authorId"), m.GetProperty("content").GetString())),
             copies.Select(m => (m.Id("authorId"), m.GetProperty("content").GetString())));
         Assert.DoesNotContain(copies, m => m.Id() == prompt || m.Id() == reply);
         Assert.Equal(copies[0].Id(), copies[1].ParentId());
