@@ -48,6 +48,24 @@ public sealed class ChatPage
 
     public ILocator MessageBox => Page.GetByRole(AriaRole.Textbox, new() { Name = "Message", Exact = true });
 
+    /// <summary>The members of the open conversation, each with "owner", "online" or "typing…" beside the name.</summary>
+    public ILocator Members => Page.GetByRole(AriaRole.List, new() { Name = "Members" }).GetByRole(AriaRole.Listitem);
+
+    public ILocator MemberNames => Page.Locator("#members .name");
+
+    public ILocator Member(string name) => Members.Filter(new() { Has = Page.Locator(".name", new() { HasTextRegex = new Regex($"^{Regex.Escape(name)}$") }) });
+
+    /// <summary>A conversation's link in the sidebar.</summary>
+    public ILocator Sidebar(string title) =>
+        Page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).Filter(new() { Has = Page.Locator(".title", new() { HasTextRegex = new Regex($"^{Regex.Escape(title)}$") }) });
+
+    /// <summary>The unread badge on a conversation's link ("3 unread"), hidden when nothing is unread.</summary>
+    public ILocator Unread(string title) => Sidebar(title).Locator(".unread");
+
+    public ILocator Alert => Page.GetByRole(AriaRole.Alert);
+
+    public ILocator Button(string name) => Page.GetByRole(AriaRole.Button, new() { Name = name, Exact = true });
+
     public string ConversationId => Regex.Match(new Uri(Page.Url).Fragment, "^#c=([^&]+)").Groups[1].Value;
 
     public async Task SignInAsync(string name)
@@ -78,6 +96,12 @@ public sealed class ChatPage
         await Page.GetByRole(AriaRole.Button, new() { Name = "Invite" }).ClickAsync();
         await Expect(link).ToBeHiddenAsync();
         return copied;
+    }
+
+    public async Task OpenSettingsAsync()
+    {
+        await Button("Settings").ClickAsync();
+        await Expect(Page.GetByLabel("Conversation title")).ToBeVisibleAsync();
     }
 
     /// <summary>Types a prompt and presses Enter.</summary>

@@ -34,7 +34,7 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
     public async Task A_prompt_streams_into_both_members_pages_with_identical_text()
     {
         var (ada, bob) = await AdaInvitesBobAsync();
-        await Expect(bob.Page.GetByText("With Ada, Bob")).ToBeVisibleAsync();
+        await Expect(bob.MemberNames).ToHaveTextAsync(["Ada", "Bob"]);
 
         await ada.SendAsync("How do grains talk to each other?");
 
@@ -175,7 +175,7 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
         await bob.Page.GotoAsync(link);
         await Expect(bob.Title).ToHaveTextAsync("Grains");
         Assert.Equal(ada.ConversationId, bob.ConversationId);
-        await Expect(ada.Page.GetByText("With Ada, Bob")).ToBeVisibleAsync();
+        await Expect(ada.MemberNames).ToHaveTextAsync(["Ada", "Bob"]);
         return (ada, bob);
     }
 
