@@ -242,7 +242,7 @@ function renderEvent(state, event) {
       const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
       const message = state.messages.get(event.data.messageId ?? event.data.message.id);
       if (message) renderMessage(list, message);
-      if (event.type === 'message.created' && message.role === 'user') open.presence.stoppedTyping(message.authorId);
+      if (event.type === 'message.created' && message?.role === 'user') open.presence.stoppedTyping(message.authorId);
       updateStop(state);
       if (atBottom) list.scrollTop = list.scrollHeight;
       break;
