@@ -8,13 +8,10 @@ namespace ChatGrains.Tests.Web;
 /// and deletion reaching the other's sidebar live, unread badges, and who may do what.
 /// </summary>
 [Collection(BrowserTests.Name)]
-public sealed class PeoplePageTests(WebFixture web) : IClassFixture<WebFixture>, IAsyncLifetime
+public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixture<WebFixture>
 {
     // The contract's bound is 2 s from the change; the rest is slack for a loaded machine.
     private static readonly LocatorAssertionsToContainTextOptions AtOnce = new() { Timeout = 5_000 };
-
-    private readonly List<IBrowserContext> _browsers = [];
-    private readonly List<ChatPage> _tabs = [];
 
     [Fact]
     public async Task Bob_sees_Ada_come_online_and_type()
@@ -39,7 +36,6 @@ public sealed class PeoplePageTests(WebFixture web) : IClassFixture<WebFixture>,
         await Expect(bob.Member("Ada")).ToContainTextAsync("online");
 
         await ada.Page.CloseAsync();
-        _tabs.Remove(ada);
         await Expect(bob.Member("Ada")).Not.ToContainTextAsync("online");
         AssertNoPageReportedAnError();
     }
@@ -161,45 +157,5 @@ public sealed class PeoplePageTests(WebFixture web) : IClassFixture<WebFixture>,
         await Expect(bob.Sidebar("After")).ToHaveCountAsync(0);
         await Expect(ada.MemberNames).ToHaveTextAsync(["Ada"]);
         AssertNoPageReportedAnError();
-    }
-
-    /// <summary>Ada starts a conversation and copies an invite link; Bob, in another browser, signs in and opens it.</summary>
-    private async Task<(ChatPage Ada, ChatPage Bob)> AdaInvitesBobAsync(string title)
-    {
-        var ada = await OpenAsync(await NewBrowserAsync());
-        await ada.SignInAsync("Ada");
-        await ada.StartConversationAsync(title);
-        var link = await ada.CopyInviteLinkAsync();
-
-        var bob = await OpenAsync(await NewBrowserAsync());
-        await bob.SignInAsync("Bob");
-        await bob.Page.GotoAsync(link);
-        await Expect(bob.Title).ToHaveTextAsync(title);
-        await Expect(ada.MemberNames).ToHaveTextAsync(["Ada", "Bob"]);
-        await Expect(bob.Member("Ada")).ToContainTextAsync("owner");
-        return (ada, bob);
-    }
-
-    private async Task<IBrowserContext> NewBrowserAsync()
-    {
-        var browser = await web.NewBrowserAsync();
-        _browsers.Add(browser);
-        return browser;
-    }
-
-    private async Task<ChatPage> OpenAsync(IBrowserContext browser, string url = "/")
-    {
-        var tab = await ChatPage.OpenAsync(browser, url);
-        _tabs.Add(tab);
-        return tab;
-    }
-
-    private void AssertNoPageReportedAnError() => Assert.All(_tabs, tab => Assert.Empty(tab.Errors));
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var browser in _browsers) await browser.CloseAsync();
     }
 }
