@@ -22,6 +22,10 @@ public static class EventTypes
     public const string MessageDelta = "message.delta";
     public const string MessageCompleted = "message.completed";
     public const string MemberJoined = "member.joined";
+    public const string MemberLeft = "member.left";
+    public const string ConversationUpdated = "conversation.updated";
+    /// <summary>The last event of a deleted conversation: every stream of it ends after it.</summary>
+    public const string ConversationDeleted = "conversation.deleted";
     /// <summary>Sent without an id when a resume point cannot be served; never stored.</summary>
     public const string Reset = "reset";
 }
@@ -39,6 +43,13 @@ public sealed record MessageCompletedData(
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
 
 public sealed record MemberJoinedData(string UserId, string Name);
+
+/// <summary><see cref="By"/> is the user's own id when they left, the owner's when removed.</summary>
+public sealed record MemberLeftData(string UserId, string Name, string By);
+
+public sealed record ConversationUpdatedData(string Title);
+
+public sealed record ConversationDeletedData;
 
 public sealed record ResetData(long LastEventId);
 

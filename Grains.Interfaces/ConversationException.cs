@@ -13,6 +13,9 @@ public enum ConversationErrorKind
     /// request may succeed once it is back. Carries no driver exception: those have no Orleans codec.
     /// </summary>
     StoreUnavailable,
+    // New kinds go last: the values travel between silos and hosts of different versions.
+    /// <summary>A member asked for what only the owner (or, for an invite, its creator) may do.</summary>
+    Forbidden,
 }
 
 /// <summary>A refusal the API turns into a problem+json response; it changes nothing.</summary>

@@ -20,6 +20,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             ApiProblem p => (p.Status, p.Title),
             ConversationException { Kind: ConversationErrorKind.NotFound } => (StatusCodes.Status404NotFound, "Not found"),
             ConversationException { Kind: ConversationErrorKind.Conflict } => (StatusCodes.Status409Conflict, "Conflict"),
+            ConversationException { Kind: ConversationErrorKind.Forbidden } => (StatusCodes.Status403Forbidden, "Forbidden"),
             ConversationException { Kind: ConversationErrorKind.IdempotencyKeyReused } => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused"),
             var e when PassingTrouble.IsStoreUnavailable(e) => (StatusCodes.Status503ServiceUnavailable, "The conversation store is unavailable; try again shortly"),
             var e when PassingTrouble.IsClusterRecovering(e) => (StatusCodes.Status503ServiceUnavailable, "The cluster is recovering; try again shortly"),
