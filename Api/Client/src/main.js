@@ -91,7 +91,7 @@ function watchMyConversations() {
 }
 
 /** The open conversation is being read: its unread badge stays hidden (the read it posts clears it on the service). */
-const reading = (id) => id === open?.id && !open.ended && document.visibilityState === 'visible';
+const reading = (id) => !!open && id === open.id && !open.ended && document.visibilityState === 'visible';
 
 function renderList() {
   const conversations = mine?.list?.sorted;
