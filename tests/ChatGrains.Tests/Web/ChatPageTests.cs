@@ -150,12 +150,10 @@ public sealed class ChatPageTests(WebFixture web) : PageTest(web), IClassFixture
         await Expect(ada.StreamingReplyWithText).ToBeVisibleAsync();
         await Expect(ada.Replies.Last.Locator(".status")).ToHaveTextAsync("Queued");
 
-        var folder = Path.Combine(RepositoryRoot(), "TestResults", "screenshots");
-        Directory.CreateDirectory(folder);
-        await ada.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, "conversation.png") });
+        await SaveScreenshotAsync(ada, "conversation");
         await ada.Page.SetViewportSizeAsync(375, 740);
         await Expect(ada.Page.GetByRole(AriaRole.Link, new() { Name = "← Conversations" })).ToBeVisibleAsync();
-        await ada.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, "conversation-phone.png") });
+        await SaveScreenshotAsync(ada, "conversation-phone");
         AssertNoPageReportedAnError();
     }
 
@@ -168,11 +166,4 @@ public sealed class ChatPageTests(WebFixture web) : PageTest(web), IClassFixture
     }
 
     private static string[] Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ChatGrains.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("ChatGrains.sln not found above the test binaries.");
-    }
 }

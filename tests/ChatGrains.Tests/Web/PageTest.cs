@@ -49,7 +49,22 @@ public abstract class PageTest(WebFixture web) : IAsyncLifetime
     }
 
     /// <summary>No tab, open or closed, reported a mistake of its own or threw.</summary>
-    protected void AssertNoPageReportedAnError() => Assert.All(_tabs, tab => Assert.Empty(tab.Errors));
+    protected void AssertNoPageReportedAnError() => Assert.All(_tabs, tab => Assert.True(tab.Errors.Count == 0, string.Join("\n", tab.Errors)));
+
+    /// <summary>Saves what the tab shows as <c>TestResults/screenshots/{name}.png</c>.</summary>
+    protected static async Task SaveScreenshotAsync(ChatPage tab, string name)
+    {
+        var folder = Path.Combine(RepositoryRoot(), "TestResults", "screenshots");
+        Directory.CreateDirectory(folder);
+        await tab.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, $"{name}.png") });
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ChatGrains.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("ChatGrains.sln not found above the test binaries.");
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 

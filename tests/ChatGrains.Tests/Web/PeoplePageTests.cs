@@ -151,6 +151,7 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
         await Expect(ada.Button("Delete conversation")).ToBeVisibleAsync();
         await Expect(ada.Button("Leave conversation")).ToBeHiddenAsync();
         await Expect(ada.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" })).ToHaveCountAsync(1);
+        await SaveScreenshotAsync(ada, "conversation-settings");
 
         await bob.Button("Leave conversation").ClickAsync();
         await Expect(bob.Page.GetByText("Pick a conversation")).ToBeVisibleAsync();
