@@ -98,6 +98,26 @@ public sealed class ChatPage
         return copied;
     }
 
+    /// <summary>The signed-in user's token, as the page keeps it.</summary>
+    public Task<string> TokenAsync() => Page.EvaluateAsync<string>("() => JSON.parse(localStorage.getItem('chatgrains.session')).token");
+
+    /// <summary>
+    /// Hides or shows the tab as the browser does when another tab comes to the front: headless
+    /// Chromium keeps every tab visible, so the document's visibility is set and announced here.
+    /// </summary>
+    public Task SetHiddenAsync(bool hidden) => Page.EvaluateAsync(
+        """
+        hidden => {
+          window.__hidden = hidden;
+          if (!window.__visibilitySet) {
+            Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible') });
+            Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => window.__hidden });
+            window.__visibilitySet = true;
+          }
+          document.dispatchEvent(new Event('visibilitychange'));
+        }
+        """, hidden);
+
     public async Task OpenSettingsAsync()
     {
         await Button("Settings").ClickAsync();

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using ChatGrains.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -155,14 +153,6 @@ public sealed class ChatPageTests(WebFixture web) : PageTest(web), IClassFixture
         await Expect(ada.Page.GetByRole(AriaRole.Link, new() { Name = "← Conversations" })).ToBeVisibleAsync();
         await SaveScreenshotAsync(ada, "conversation-phone");
         AssertNoPageReportedAnError();
-    }
-
-    private async Task<int> WatchersAsync()
-    {
-        using var http = Web.Server.CreateSocketClient();
-        http.DefaultRequestHeaders.Authorization = new("Bearer", Web.OperatorKey);
-        var feeds = await http.GetFromJsonAsync<JsonElement>("/health/feeds");
-        return feeds.GetProperty("watchers").GetInt32();
     }
 
     private static string[] Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);

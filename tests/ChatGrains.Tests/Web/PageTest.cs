@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -46,6 +48,15 @@ public abstract class PageTest(WebFixture web) : IAsyncLifetime
         await Expect(bob.MemberNames).ToHaveTextAsync(["Ada", "Bob"]);
         await Expect(bob.Member("Ada")).ToContainTextAsync("owner");
         return (ada, bob);
+    }
+
+    /// <summary>How many event streams (watch and user streams) the service holds open.</summary>
+    protected async Task<int> WatchersAsync()
+    {
+        using var http = Web.Server.CreateSocketClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", Web.OperatorKey);
+        var feeds = await http.GetFromJsonAsync<JsonElement>("/health/feeds");
+        return feeds.GetProperty("watchers").GetInt32();
     }
 
     /// <summary>No tab, open or closed, reported a mistake of its own or threw.</summary>

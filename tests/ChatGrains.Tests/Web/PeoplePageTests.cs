@@ -1,3 +1,5 @@
+using ChatGrains.Tests.Api;
+using ChatGrains.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -120,6 +122,33 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
         await bob.Page.ReloadAsync();
         await Expect(bob.Sidebar("Busy")).ToBeVisibleAsync();
         await Expect(bob.Unread("Busy")).ToBeHiddenAsync();
+        AssertNoPageReportedAnError();
+    }
+
+    [Fact]
+    public async Task A_tab_behind_others_holds_no_watch_stream_yet_counts_unread_and_catches_up_when_shown()
+    {
+        var tab = await OpenAsync(await NewBrowserAsync());
+        await tab.SignInAsync("Ada");
+        await tab.StartConversationAsync("Behind");
+        await Eventually.Until(WatchersAsync, n => n == 2, TimeSpan.FromSeconds(10), "the tab holds the conversation's watch stream and the user stream");
+
+        await tab.SetHiddenAsync(true);
+
+        await Eventually.Until(WatchersAsync, n => n == 1, TimeSpan.FromSeconds(10), "the hidden tab holds only the user stream");
+        // Someone (Ada herself, from elsewhere) posts meanwhile: the user stream still counts it.
+        using var elsewhere = new ApiUser(Web.Server.CreateSocketClient());
+        elsewhere.Http.DefaultRequestHeaders.Authorization = new("Bearer", await tab.TokenAsync());
+        await elsewhere.PostAcceptedAsync(tab.ConversationId, "Posted while the tab was hidden");
+        await Expect(tab.Unread("Behind")).ToHaveTextAsync("1 unread");
+        await Expect(tab.Prompts).ToHaveCountAsync(0);
+
+        await tab.SetHiddenAsync(false);
+
+        await Expect(tab.Prompts.Last.Locator(".body")).ToHaveTextAsync("Posted while the tab was hidden");
+        await Expect(tab.Unread("Behind")).ToBeHiddenAsync();
+        await tab.FinalTextAsync(tab.Replies.Last);
+        await Eventually.Until(WatchersAsync, n => n == 2, TimeSpan.FromSeconds(10), "the shown tab holds the watch stream again");
         AssertNoPageReportedAnError();
     }
 
