@@ -7,7 +7,7 @@ import './styles.css';
 import { Api, ApiError, signInAsGuest } from './api.js';
 import { ConversationWatch } from './watch.js';
 import { UserStream } from './user-stream.js';
-import { Presence, renderMembers, typingLine } from './people.js';
+import { Presence, renderInviteList, renderMembers, typingLine } from './people.js';
 import { renderMessage } from './render.js';
 
 const $ = (id) => document.getElementById(id);
@@ -443,39 +443,15 @@ async function renderInvites() {
     refused(err, { 404: NotAMember });
     return;
   }
-  if (current !== open) return;
-  const state = current.watch.state;
-  const nameOf = (userId) => state?.members.find((m) => m.userId === userId)?.name ?? 'a former member';
-  $('invite-list').replaceChildren(
-    ...invites.map((invite) => {
-      const item = document.createElement('li');
-      const text = document.createElement('span');
-      const by = nameOf(invite.createdBy);
-      const made = new Date(invite.createdAt).toLocaleString();
-      const uses = invite.maxUses ? `${invite.uses} of ${invite.maxUses} uses` : `${invite.uses} ${invite.uses === 1 ? 'use' : 'uses'}`;
-      const expiry = invite.expiresAt ? ` · expires ${new Date(invite.expiresAt).toLocaleString()}` : '';
-      text.textContent = `By ${by}, ${made} · ${uses}${expiry}`;
-      item.append(text);
-      // The owner may revoke any invite; a member only their own.
-      if (state?.myRole === 'owner' || invite.createdBy === session.userId) {
-        const revoke = document.createElement('button');
-        revoke.type = 'button';
-        revoke.className = 'quiet';
-        revoke.textContent = 'Revoke';
-        revoke.setAttribute('aria-label', `Revoke the link by ${by} from ${made}`);
-        revoke.addEventListener('click', async () => {
-          try {
-            await api.revokeInvite(current.id, invite.inviteToken);
-          } catch (err) {
-            refused(err, { 403: 'Only the owner or whoever made an invite can revoke it.', 404: 'That invite no longer exists.' });
-          }
-          renderInvites();
-        });
-        item.append(revoke);
-      }
-      return item;
-    }),
-  );
+  if (current !== open || !current.watch.state) return;
+  renderInviteList($('invite-list'), invites, current.watch.state, async (invite) => {
+    try {
+      await api.revokeInvite(current.id, invite.inviteToken);
+    } catch (err) {
+      refused(err, { 403: 'Only the owner or whoever made an invite can revoke it.', 404: 'That invite no longer exists.' });
+    }
+    renderInvites();
+  });
   $('no-invites').hidden = invites.length > 0;
 }
 

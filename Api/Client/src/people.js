@@ -1,6 +1,6 @@
-// Who is in the open conversation, who of them is here (`presence`) and who is typing (`typing`).
-// Both arrive on the watch stream without an id: they are the moment's state, not the
-// conversation's, so they live here and not in ConversationState.
+// Who is in the open conversation, who of them is here (`presence`) and who is typing (`typing`),
+// and its invites. Presence and typing arrive on the watch stream without an id: they are the
+// moment's state, not the conversation's, so they live here and not in ConversationState.
 
 const TypingShownFor = 5_000;
 
@@ -64,15 +64,7 @@ export function renderMembers(list, state, presence, onRemove) {
       item.querySelector('.name').textContent = member.name;
       if (member.role === 'owner') item.append(tag('role', 'owner'));
       if (typing || online) item.append(tag('activity', typing ? 'typing…' : 'online'));
-      if (owner && member.userId !== state.me) {
-        const remove = document.createElement('button');
-        remove.type = 'button';
-        remove.className = 'remove quiet';
-        remove.textContent = 'Remove';
-        remove.setAttribute('aria-label', `Remove ${member.name}`);
-        remove.addEventListener('click', () => onRemove(member));
-        item.append(remove);
-      }
+      if (owner && member.userId !== state.me) item.append(button('Remove', `Remove ${member.name}`, 'remove quiet', () => onRemove(member)));
       return item;
     }),
   );
@@ -84,6 +76,42 @@ export function typingLine(state, presence) {
   if (names.length === 0) return '';
   if (names.length === 1) return `${names[0]} is typing…`;
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are typing…`;
+}
+
+/**
+ * The conversation's invites: who made each, when, its uses and expiry, and Revoke beside those
+ * the viewer may revoke (the owner: all; a member: their own).
+ * @param {HTMLElement} list
+ * @param {Array<{inviteToken: string, createdBy: string, createdAt: string, expiresAt?: string, maxUses?: number, uses: number}>} invites
+ * @param {import('./conversation.js').ConversationState} state
+ * @param {(invite: object) => void} onRevoke
+ */
+export function renderInviteList(list, invites, state, onRevoke) {
+  const nameOf = (userId) => state.members.find((m) => m.userId === userId)?.name ?? 'a former member';
+  list.replaceChildren(
+    ...invites.map((invite) => {
+      const item = document.createElement('li');
+      const by = nameOf(invite.createdBy);
+      const made = new Date(invite.createdAt).toLocaleString();
+      const uses = invite.maxUses ? `${invite.uses} of ${invite.maxUses} uses` : `${invite.uses} ${invite.uses === 1 ? 'use' : 'uses'}`;
+      const expiry = invite.expiresAt ? ` · expires ${new Date(invite.expiresAt).toLocaleString()}` : '';
+      item.append(tag('about', `By ${by}, ${made} · ${uses}${expiry}`));
+      if (state.myRole === 'owner' || invite.createdBy === state.me) {
+        item.append(button('Revoke', `Revoke the link by ${by} from ${made}`, 'quiet', () => onRevoke(invite)));
+      }
+      return item;
+    }),
+  );
+}
+
+function button(text, label, className, onClick) {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.className = className;
+  element.textContent = text;
+  element.setAttribute('aria-label', label);
+  element.addEventListener('click', onClick);
+  return element;
 }
 
 function tag(className, text) {
