@@ -28,9 +28,13 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
 
         await Expect(bob.Member("Ada")).ToContainTextAsync("online");
         await Expect(ada.Member("Bob")).ToContainTextAsync("online");
+        // A second tab of Bob's shares the first one's stream: it is told who is here, and who types.
+        var bobsSecondTab = await OpenAsync(bob.Page.Context, $"/#c={bob.ConversationId}");
+        await Expect(bobsSecondTab.Member("Ada")).ToContainTextAsync("online");
         await ada.MessageBox.PressSequentiallyAsync("Are you th");
         await Expect(bob.Member("Ada")).ToContainTextAsync("typing…");
         await Expect(bob.Page.GetByText("Ada is typing…")).ToBeVisibleAsync();
+        await Expect(bobsSecondTab.Member("Ada")).ToContainTextAsync("typing…");
         // Nobody is told they are typing themselves.
         await Expect(ada.Member("Ada")).Not.ToContainTextAsync("typing");
         // Typing shows for about 5 s after the last keystroke.
@@ -103,8 +107,12 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
         await bob.StartConversationAsync("Elsewhere");
         await Expect(bob.Unread("Busy")).ToBeHiddenAsync();
 
+        // Bob's connection is down while Ada posts: his list resumes from the last event it applied.
+        await bob.Page.Context.SetOfflineAsync(true);
+        await Expect(bob.Reconnecting).ToBeVisibleAsync();
         await ada.SendAsync("Anyone there?");
         await ada.FinalTextAsync(ada.Replies.Last);
+        await bob.Page.Context.SetOfflineAsync(false);
 
         // Ada's prompt and the assistant's reply.
         await Expect(bob.Unread("Busy")).ToHaveTextAsync("2 unread");
