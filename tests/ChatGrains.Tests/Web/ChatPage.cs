@@ -64,6 +64,11 @@ public sealed class ChatPage
 
     public ILocator Alert => Page.GetByRole(AriaRole.Alert);
 
+    /// <summary>The invites listed in Settings, and the Revoke buttons beside those this user may revoke.</summary>
+    public ILocator Invites => Page.Locator("#invite-list > li");
+
+    public ILocator RevokeButtons => Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" });
+
     public ILocator Button(string name) => Page.GetByRole(AriaRole.Button, new() { Name = name, Exact = true });
 
     public string ConversationId => Regex.Match(new Uri(Page.Url).Fragment, "^#c=([^&]+)").Groups[1].Value;

@@ -169,8 +169,8 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
         await Expect(bob.Button("Leave conversation")).ToBeVisibleAsync();
         await Expect(bob.Button("Delete conversation")).ToBeHiddenAsync();
         // Ada's invite is listed for Bob, but only its creator or the owner may revoke it.
-        await Expect(bob.Page.Locator("#invite-list > li")).ToHaveCountAsync(1);
-        await Expect(bob.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" })).ToHaveCountAsync(0);
+        await Expect(bob.Invites).ToHaveCountAsync(1);
+        await Expect(bob.RevokeButtons).ToHaveCountAsync(0);
         await bob.Page.GetByLabel("Conversation title").FillAsync("After");
         await bob.Button("Rename").ClickAsync();
 
@@ -180,24 +180,23 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
 
         await bob.Button("Invite").ClickAsync();
         await bob.OpenSettingsAsync();
-        var bobsInvites = bob.Page.Locator("#invite-list > li");
-        await Expect(bobsInvites).ToHaveCountAsync(2);
-        await Expect(bob.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" })).ToHaveCountAsync(1);
+        await Expect(bob.Invites).ToHaveCountAsync(2);
+        await Expect(bob.RevokeButtons).ToHaveCountAsync(1);
 
         // The owner may revoke every invite.
         await ada.OpenSettingsAsync();
         await Expect(ada.Button("Delete conversation")).ToBeVisibleAsync();
         await Expect(ada.Button("Leave conversation")).ToBeHiddenAsync();
-        await Expect(ada.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" })).ToHaveCountAsync(2);
+        await Expect(ada.RevokeButtons).ToHaveCountAsync(2);
         await SaveScreenshotAsync(ada, "conversation-settings");
         await ada.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke the link by Bob" }).ClickAsync();
-        await Expect(ada.Page.Locator("#invite-list > li")).ToHaveCountAsync(1);
+        await Expect(ada.Invites).ToHaveCountAsync(1);
 
         // Bob's list still shows his invite: revoking it again is refused in words, and the list catches up.
-        await bob.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await bob.RevokeButtons.ClickAsync();
         await Expect(bob.Alert).ToHaveTextAsync("That invite no longer exists.");
-        await Expect(bobsInvites).ToHaveCountAsync(1);
-        await Expect(bob.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" })).ToHaveCountAsync(0);
+        await Expect(bob.Invites).ToHaveCountAsync(1);
+        await Expect(bob.RevokeButtons).ToHaveCountAsync(0);
 
         await bob.Button("Leave conversation").ClickAsync();
         await Expect(bob.Page.GetByText("Pick a conversation")).ToBeVisibleAsync();
