@@ -95,6 +95,26 @@ internal static class PostgresSchema
         """
         ALTER TABLE messages ADD COLUMN prompt_tokens integer, ADD COLUMN completion_tokens integer;
         """,
+
+        // 3: roles, where each member's history starts, and invites with limits, as in SQLite's
+        // migration 3 (existing owners from owner_id; a member's start from their stored
+        // member.joined, else 0; invites had no limits and no uses).
+        """
+        ALTER TABLE members ADD COLUMN role text NOT NULL DEFAULT 'member',
+                            ADD COLUMN joined_event_id bigint NOT NULL DEFAULT 0;
+        UPDATE members m SET role = 'owner' FROM conversations c
+         WHERE c.id = m.conversation_id AND m.user_id = c.owner_id;
+        UPDATE members m SET joined_event_id = coalesce((
+            SELECT max(e.id) FROM events e
+             WHERE e.conversation_id = m.conversation_id AND e.type = 'member.joined'
+               AND strpos(e.data, '"userId":' || to_json(m.user_id)::text) > 0), 0)
+         WHERE m.role = 'member';
+
+        ALTER TABLE invites ADD COLUMN expires_at timestamptz,
+                            ADD COLUMN max_uses integer,
+                            ADD COLUMN uses integer NOT NULL DEFAULT 0,
+                            ADD COLUMN revoked boolean NOT NULL DEFAULT false;
+        """,
     ];
 
     /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>
