@@ -64,6 +64,7 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
             await Expect(tab.Sidebar("Removal")).ToHaveCountAsync(0);
         }
         await Expect(ada.MemberNames).ToHaveTextAsync(["Ada"]);
+        await SaveScreenshotAsync(bob, "removed");
         await bob.Page.ReloadAsync();
         await Expect(bob.Alert).ToHaveTextAsync("This conversation does not exist, or you are not a member.");
         AssertNoPageReportedAnError();
@@ -117,6 +118,7 @@ public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixtu
         // Ada's prompt and the assistant's reply.
         await Expect(bob.Unread("Busy")).ToHaveTextAsync("2 unread");
         await Expect(bob.Unread("Busy")).ToBeVisibleAsync();
+        await SaveScreenshotAsync(bob, "sidebar-unread");
         await Expect(ada.Unread("Busy")).ToBeHiddenAsync();
 
         await bob.Sidebar("Busy").ClickAsync();
