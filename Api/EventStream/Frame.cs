@@ -24,6 +24,15 @@ public sealed class Frame
     /// <summary>For a <c>message.completed</c>, the message it completes (a POST stream ends on its reply's).</summary>
     public string? CompletedMessageId { get; }
 
+    /// <summary>
+    /// Presence and typing: no <c>id:</c> line, never replayed, written to watch streams only,
+    /// and never a stream's position.
+    /// </summary>
+    public bool IsEphemeral { get; private init; }
+
+    /// <summary>For a <c>presence</c>, the ids of the users it lists online.</summary>
+    public IReadOnlySet<string>? Online { get; private init; }
+
     /// <summary>The first line of every stream: how long a client waits before reconnecting.</summary>
     public static Frame Retry(TimeSpan interval) => new(0, Encoding.UTF8.GetBytes($"retry: {(long)interval.TotalMilliseconds}\n\n"));
 
@@ -39,10 +48,19 @@ public sealed class Frame
         return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed);
     }
 
+    /// <summary>A <c>presence</c> or <c>typing</c> event (see <see cref="EphemeralEvents"/>), formatted without an id.</summary>
+    public static Frame Ephemeral(ConversationEvent e) => new(0, Format(new SseItem<string>(e.Data, e.Type)))
+    {
+        IsEphemeral = true,
+        Online = e.Type == EphemeralEvents.Presence
+            ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.PresenceData)!.Online.Select(u => u.UserId).ToHashSet()
+            : null,
+    };
+
     /// <summary>The benchmark's timestamp (Conversation:StampEventTimes): a comment line that every client ignores.</summary>
     private static byte[] Stamp(long createdAtTicks) => Encoding.ASCII.GetBytes($": t={createdAtTicks}\n");
 
-    /// <summary>The one event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
+    /// <summary>The one numbered-stream event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
     public static Frame Reset(long lastEventId) =>
         new(0, Format(new SseItem<string>(JsonSerializer.Serialize(new ResetData(lastEventId), ChatJson.Wire.ResetData), EventTypes.Reset)));
 
