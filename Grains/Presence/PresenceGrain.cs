@@ -46,10 +46,11 @@ public sealed partial class PresenceGrain(TimeProvider clock, ILogger<PresenceGr
         await PublishAsync(EphemeralEvents.Typing, JsonSerializer.Serialize(new TypingData(caller.UserId, caller.Name), ChatJson.Wire.TypingData));
     }
 
-    public Task<IReadOnlyList<OnlineUser>> GetOnlineAsync()
+    public async Task<IReadOnlyList<OnlineUser>> GetOnlineAsync()
     {
-        _leases.Expire(clock.GetUtcNow());
-        return Task.FromResult(_leases.Online);
+        // A lease that ran out since the last check is announced here, not swallowed.
+        if (_leases.Expire(clock.GetUtcNow())) await PublishPresenceAsync();
+        return _leases.Online;
     }
 
     /// <summary>One timer while anything is held; none (and the grain free to be collected) once empty.</summary>
