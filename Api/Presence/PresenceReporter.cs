@@ -44,12 +44,10 @@ public sealed partial class PresenceReporter(IClusterClient client, IOptions<Pre
             if (watched.Users.TryGetValue(caller.UserId, out var known))
             {
                 watched.Users[caller.UserId] = known with { Count = known.Count + 1 };
+                return new WatcherPresence(this, conversationId, caller);
             }
-            else
-            {
-                watched.Users[caller.UserId] = new UserStreams(caller.Name, 1);
-                watched.Changed = true;
-            }
+            watched.Users[caller.UserId] = new UserStreams(caller.Name, 1);
+            watched.Changed = true;
         }
         _wake.Writer.TryWrite(true);
         return new WatcherPresence(this, conversationId, caller);
