@@ -48,7 +48,7 @@ public sealed class Frame
         return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed);
     }
 
-    /// <summary>A <c>presence</c> or <c>typing</c> event (see <see cref="EphemeralEvents"/>), formatted without an id.</summary>
+    /// <summary>A <c>presence</c> or <c>typing</c> (see <see cref="EphemeralEvents"/>): like <c>reset</c>, sent without an id.</summary>
     public static Frame Ephemeral(ConversationEvent e) => new(0, Format(new SseItem<string>(e.Data, e.Type)))
     {
         IsEphemeral = true,
@@ -60,7 +60,7 @@ public sealed class Frame
     /// <summary>The benchmark's timestamp (Conversation:StampEventTimes): a comment line that every client ignores.</summary>
     private static byte[] Stamp(long createdAtTicks) => Encoding.ASCII.GetBytes($": t={createdAtTicks}\n");
 
-    /// <summary>The one numbered-stream event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
+    /// <summary>The one event sent without an id: the resume point cannot be served, reload the snapshot.</summary>
     public static Frame Reset(long lastEventId) =>
         new(0, Format(new SseItem<string>(JsonSerializer.Serialize(new ResetData(lastEventId), ChatJson.Wire.ResetData), EventTypes.Reset)));
 

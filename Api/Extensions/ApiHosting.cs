@@ -74,8 +74,8 @@ public static class ApiHosting
         services.AddSingleton<FeedMetrics>();
         services.AddSingleton<FeedHub>();
         services.AddSingleton<HeartbeatScheduler>();
-        services.AddPresence(config);
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatScheduler>());
+        services.AddPresence(config);
 
         services.AddSingleton<SigningKey>();
         services.AddSingleton<GuestTokens>();
