@@ -20,6 +20,9 @@ namespace ChatGrains;
 [JsonSerializable(typeof(ConversationSnapshot))]
 [JsonSerializable(typeof(ConversationSummary))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
+[JsonSerializable(typeof(ConversationListItem))]
+[JsonSerializable(typeof(IReadOnlyList<ConversationListItem>))]
+[JsonSerializable(typeof(ConversationRemovedData))]
 public sealed partial class ChatJson : JsonSerializerContext
 {
     /// <summary>

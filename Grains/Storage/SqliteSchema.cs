@@ -82,6 +82,55 @@ internal static class SqliteSchema
         ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
         ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
         """,
+
+        // 3: STAND-IN for part A's migration 3 (members.role and members.joined_event_id), so the
+        // users branch can be built and tested alone; the merge replaces this entry with A's.
+        // The triggers fill the columns as A's store writes them (owner for the creator; the id
+        // of the member.joined, i.e. the conversation's latest id in the joining commit).
+        """
+        ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
+        ALTER TABLE members ADD COLUMN joined_event_id INTEGER NOT NULL DEFAULT 0;
+        UPDATE members SET role = 'owner'
+         WHERE user_id = (SELECT owner_id FROM conversations c WHERE c.id = members.conversation_id);
+        CREATE TRIGGER members_standin AFTER INSERT ON members BEGIN
+            UPDATE members SET
+                role = CASE WHEN NEW.user_id = (SELECT owner_id FROM conversations WHERE id = NEW.conversation_id) THEN 'owner' ELSE 'member' END,
+                joined_event_id = CASE WHEN NEW.user_id = (SELECT owner_id FROM conversations WHERE id = NEW.conversation_id) THEN 0
+                                       ELSE (SELECT last_event_id FROM conversations WHERE id = NEW.conversation_id) END
+             WHERE rowid = NEW.rowid;
+        END;
+        """,
+
+        // 4: the users' own data (read positions, their event log, and the list as that log
+        // described it), and an index for counting a conversation's messages after a read position.
+        """
+        CREATE TABLE read_positions (
+            user_id            TEXT NOT NULL,
+            conversation_id    TEXT NOT NULL,
+            last_read_event_id INTEGER NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        ) STRICT, WITHOUT ROWID;
+
+        -- The primary key is the final guard that a user's event id is never used twice.
+        CREATE TABLE user_events (
+            user_id TEXT NOT NULL,
+            id      INTEGER NOT NULL,
+            type    TEXT NOT NULL,
+            data    TEXT NOT NULL,
+            PRIMARY KEY (user_id, id)
+        ) STRICT, WITHOUT ROWID;
+
+        -- item: the list item's JSON as the user's latest event about it carried it.
+        CREATE TABLE user_list (
+            user_id         TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            item            TEXT NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        ) STRICT;
+
+        CREATE INDEX messages_by_event ON messages (conversation_id, created_event_id);
+        CREATE INDEX messages_by_author ON messages (conversation_id, author_id, created_event_id);
+        """,
     ];
 
     /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>

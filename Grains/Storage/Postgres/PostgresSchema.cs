@@ -95,6 +95,57 @@ internal static class PostgresSchema
         """
         ALTER TABLE messages ADD COLUMN prompt_tokens integer, ADD COLUMN completion_tokens integer;
         """,
+
+        // 3: STAND-IN for part A's migration 3 (members.role and members.joined_event_id), so the
+        // users branch can be built and tested alone; the merge replaces this entry with A's.
+        // The trigger fills the columns as A's store writes them (owner for the creator; the id
+        // of the member.joined, i.e. the conversation's latest id in the joining commit).
+        """
+        ALTER TABLE members ADD COLUMN role text NOT NULL DEFAULT 'member',
+                            ADD COLUMN joined_event_id bigint NOT NULL DEFAULT 0;
+        UPDATE members m SET role = 'owner' FROM conversations c WHERE c.id = m.conversation_id AND c.owner_id = m.user_id;
+        CREATE FUNCTION members_standin() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT CASE WHEN c.owner_id = NEW.user_id THEN 'owner' ELSE 'member' END,
+                   CASE WHEN c.owner_id = NEW.user_id THEN 0 ELSE c.last_event_id END
+              INTO NEW.role, NEW.joined_event_id
+              FROM conversations c WHERE c.id = NEW.conversation_id;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER members_standin BEFORE INSERT ON members FOR EACH ROW EXECUTE FUNCTION members_standin();
+        """,
+
+        // 4: the users' own data (read positions, their event log, and the list as that log
+        // described it), and indexes for counting a conversation's messages after a read position.
+        """
+        CREATE TABLE read_positions (
+            user_id            text COLLATE "C" NOT NULL,
+            conversation_id    text COLLATE "C" NOT NULL,
+            last_read_event_id bigint NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        );
+
+        -- The primary key is the final guard that a user's event id is never used twice.
+        CREATE TABLE user_events (
+            user_id text COLLATE "C" NOT NULL,
+            id      bigint NOT NULL,
+            type    text NOT NULL,
+            data    text NOT NULL,
+            PRIMARY KEY (user_id, id)
+        );
+
+        -- item: the list item's JSON as the user's latest event about it carried it.
+        CREATE TABLE user_list (
+            user_id         text COLLATE "C" NOT NULL,
+            conversation_id text COLLATE "C" NOT NULL,
+            item            text NOT NULL,
+            seq             bigint GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (user_id, conversation_id)
+        );
+
+        CREATE INDEX messages_by_event ON messages (conversation_id, created_event_id);
+        CREATE INDEX messages_by_author ON messages (conversation_id, author_id, created_event_id);
+        """,
     ];
 
     /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>
