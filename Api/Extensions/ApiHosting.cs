@@ -169,6 +169,7 @@ public static class ApiHosting
         app.MapConversationsApi();
         app.MapMessagesApi();
         app.MapEventsApi();
+        app.MapMeApi();
         return app;
     }
 

@@ -27,5 +27,9 @@ public sealed class FeedSource
     public static FeedSource Conversation(string conversationId) =>
         new($"conversation/{conversationId}", ConversationStreams.For(conversationId), g => g.GetGrain<IConversationGrain>(conversationId));
 
+    /// <summary>A user's own log: their list's changes, from their user grain.</summary>
+    public static FeedSource User(string userId) =>
+        new($"user/{userId}", UserStreams.For(userId), g => g.GetGrain<IUserGrain>(userId));
+
     public override string ToString() => Key;
 }
