@@ -20,7 +20,15 @@ public sealed class UserStreamClusterTests(LocalCluster cluster, ITestOutputHelp
         Assert.Equal(id, added.Data.GetProperty("id").GetString());
         output.WriteLine($"The conversation lives on silo {await cluster.SiloHostingAsync(id)}.");
 
-        await using (var post = await ada.PostAsync(id, "posted through the first host")) await post.ReadToEndAsync();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using (var post = await ada.PostAsync(id, "posted through the first host"))
+        {
+            await post.ReadUntilAsync(e => e.Type == "message.created");
+            var created = clock.Elapsed;
+            await bobs.ReadUntilAsync(e => e.Type == "conversation.updated");
+            output.WriteLine($"Post to Ada's prompt on host 1's stream: {created.TotalMilliseconds:F0} ms; to Bob's conversation.updated on host 2: {clock.Elapsed.TotalMilliseconds:F0} ms.");
+            await post.ReadToEndAsync();
+        }
         var item = await bob.ItemAsync(id);
         var update = await bobs.ReadUntilAsync(e => e.Type == "conversation.updated"
             && e.Data.GetProperty("lastActivityAt").GetDateTimeOffset() == item.GetProperty("lastActivityAt").GetDateTimeOffset());
