@@ -115,6 +115,25 @@ public sealed class UserGrainTests(UserCluster cluster) : IClassFixture<UserClus
         Assert.Equal(before.Select(e => (e.Id, e.Type, e.Data)), after.Take(before.Count).Select(e => (e.Id, e.Type, e.Data)));
     }
 
+    [Fact]
+    public async Task The_latest_thousand_events_are_kept_for_replay_and_an_older_resume_point_cannot_be_served()
+    {
+        var ada = NewCaller("Ada");
+        // 1,010 conversations: one conversation.added each.
+        foreach (var batch in Enumerable.Range(0, 1010).Chunk(100))
+            await Task.WhenAll(batch.Select(i => cluster.Conversation(Guid.NewGuid().ToString("N")).CreateAsync(ada, $"c{i}")));
+        var head = await Eventually.Until(() => cluster.User(ada.UserId).ReadEventsAsync(long.MaxValue, 0), p => p.LastEventId >= 1010,
+            TimeSpan.FromSeconds(60), "every conversation reaches Ada's log");
+
+        var oldest = head.LastEventId - 999;
+        var tooOld = await cluster.User(ada.UserId).ReadEventsAsync(0, 10);
+        Assert.False(tooOld.CanResumeFrom(0));
+        Assert.Empty(tooOld.Events);
+        var kept = await cluster.User(ada.UserId).ReadEventsAsync(oldest - 1, 1000);
+        Assert.True(kept.CanResumeFrom(oldest - 1));
+        Assert.Equal(Enumerable.Range((int)oldest, 1000).Select(i => (long)i), kept.Events.Select(e => e.Id));
+    }
+
     private static Caller NewCaller(string name) => new(Guid.NewGuid().ToString("N"), name);
 
     private async Task<ConversationListItem> ItemAsync(Caller user, string id) =>
