@@ -1,18 +1,22 @@
 using System.Globalization;
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
 namespace ChatGrains.Storage;
 
 /// <summary>
-/// The users' data in the embedded SQLite file. Its writes are few (a read position, a user
-/// event now and then), so they do not join the conversation store's group-commit loop: each is
-/// one short IMMEDIATE transaction on a pooled connection, taken one at a time here, and SQLite's
-/// busy timeout lets it wait its turn behind the conversation writer.
+/// The users' data in the embedded SQLite file. Its writes (read positions, user events) go
+/// through a loop of their own that group-commits, beside the conversation store's writer:
+/// SQLite takes one writer at a time, and its busy timeout lets each wait its turn behind the
+/// other. Sharing the conversation writer's loop would couple the two stores' commit records;
+/// a second writer costs one more fsync per batch. Reads open pooled connections (WAL).
 /// </summary>
-public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore
+public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore, IAsyncDisposable
 {
     private static readonly string ItemsSql = UserQueries.Items("max", i => i == 1 ? "$u" : "$c");
-    private readonly SemaphoreSlim _writer = new(1, 1);
+    private const int MaxBatch = 256;
+    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _writeLoop;
 
     public async Task<IReadOnlyList<ConversationListItem>> ListAsync(string userId, CancellationToken cancellationToken = default) =>
         await ReadItemsAsync(userId, null, cancellationToken);
@@ -132,29 +136,84 @@ public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore
         return await UserQueries.ReadItemsAsync(reader, static (r, i) => FromText(r.GetString(i)), cancellationToken);
     }
 
-    private async Task WriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues the write for the user writer and completes when it is durable (or failed). The
+    /// token is honoured only before queueing.
+    /// </summary>
+    private Task WriteAsync(Action<SqliteTransaction> write, CancellationToken cancellationToken)
     {
-        await _writer.WaitAsync(cancellationToken);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_queue) _writeLoop ??= Task.Run(WriteLoopAsync, CancellationToken.None);
+        // RunContinuationsAsynchronously: callers' continuations must not run on the writer loop.
+        var pending = new PendingWrite(write, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(SqliteUserStore));
+        return pending.Done.Task;
+    }
+
+    /// <summary>
+    /// Group commit, as the conversation store does: whatever writes are queued when the loop
+    /// wakes share one IMMEDIATE transaction (one fsync), each inside its own savepoint so that a
+    /// failing write (a reused event id) is undone alone and only its caller hears of it.
+    /// </summary>
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingWrite>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            using (var pragma = connection.CreateCommand())
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending)) batch.Add(pending);
+            try
             {
-                // Per connection, as for the conversation writer: FULL syncs the log at every commit.
-                pragma.CommandText = $"PRAGMA synchronous = {(int)options.Synchronous}";
-                pragma.ExecuteNonQuery();
+                await using var connection = await OpenAsync(CancellationToken.None);
+                using (var pragma = connection.CreateCommand())
+                {
+                    // Per connection, as for the conversation writer: FULL syncs the log at every commit.
+                    pragma.CommandText = $"PRAGMA synchronous = {(int)options.Synchronous}";
+                    pragma.ExecuteNonQuery();
+                }
+                // IMMEDIATE: take the write lock now (waiting out the conversation writer for up
+                // to the busy timeout) rather than fail half-way on a busy upgrade.
+                using var transaction = connection.BeginTransaction(deferred: false);
+                var errors = new Exception?[batch.Count];
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    transaction.Save("w");
+                    try
+                    {
+                        batch[i].Write(transaction);
+                        transaction.Release("w");
+                    }
+                    catch (Exception ex)
+                    {
+                        transaction.Rollback("w");
+                        transaction.Release("w");
+                        errors[i] = ex;
+                    }
+                }
+                transaction.Commit();
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    if (errors[i] is { } error) batch[i].Done.TrySetException(error);
+                    else batch[i].Done.TrySetResult();
+                }
             }
-            // IMMEDIATE: take the write lock now (waiting out the conversation writer) rather
-            // than fail half-way on a busy upgrade.
-            using var transaction = connection.BeginTransaction(deferred: false);
-            write(transaction);
-            transaction.Commit();
-        }
-        finally
-        {
-            _writer.Release();
+            catch (Exception ex)
+            {
+                foreach (var pending in batch) pending.Done.TrySetException(ex);
+            }
+            batch.Clear();
         }
     }
+
+    /// <summary>Stops taking writes and finishes the ones queued.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        Task? loop;
+        lock (_queue) loop = _writeLoop;
+        if (loop is not null) await loop;
+    }
+
+    private sealed record PendingWrite(Action<SqliteTransaction> Write, TaskCompletionSource Done);
 
     private static SqliteCommand Command(SqliteTransaction transaction, string sql)
     {

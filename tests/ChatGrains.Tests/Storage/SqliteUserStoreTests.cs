@@ -7,6 +7,7 @@ public sealed class SqliteUserStoreTests : UserStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "chatgrains-users-" + Guid.NewGuid().ToString("N"));
     private SqliteConversationStore? _conversations;
+    private SqliteUserStore? _users;
 
     protected override async Task OpenStoresAsync()
     {
@@ -14,11 +15,12 @@ public sealed class SqliteUserStoreTests : UserStoreContract
         _conversations = new SqliteConversationStore(options);
         await _conversations.InitializeAsync();
         Conversations = _conversations;
-        Users = new SqliteUserStore(options);
+        Users = _users = new SqliteUserStore(options);
     }
 
     protected override async Task CloseStoresAsync()
     {
+        if (_users is not null) await _users.DisposeAsync();
         if (_conversations is not null) await _conversations.DisposeAsync();
         Directory.Delete(_directory, recursive: true);
     }

@@ -79,6 +79,19 @@ public abstract class UserStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Commits_written_together_succeed_or_fail_alone()
+    {
+        await Users.CommitAsync(new UserCommit("alice", [Event(1)], [], []));
+        var commits = Enumerable.Range(0, 20).Select(i => Users.CommitAsync(new UserCommit($"user{i}", [Event(1)], [], []))).ToList();
+        var reused = Users.CommitAsync(new UserCommit("alice", [Event(1), Event(2)], [], []));
+        await Task.WhenAll(commits);
+        await Assert.ThrowsAnyAsync<DbException>(() => reused);
+
+        foreach (var i in Enumerable.Range(0, 20)) Assert.Equal(1, (await Users.LoadLogAsync($"user{i}")).LastEventId);
+        Assert.Equal(1, (await Users.LoadLogAsync("alice")).LastEventId);
+    }
+
+    [Fact]
     public async Task Pruned_events_are_gone_and_the_log_says_where_it_starts()
     {
         await Users.CommitAsync(new UserCommit("alice", [.. Enumerable.Range(1, 5).Select(i => Event(i))], [], []));
