@@ -20,6 +20,8 @@ namespace ChatGrains;
 [JsonSerializable(typeof(ConversationSnapshot))]
 [JsonSerializable(typeof(ConversationSummary))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
+[JsonSerializable(typeof(InviteInfo))]
+[JsonSerializable(typeof(IReadOnlyList<InviteInfo>))]
 [JsonSerializable(typeof(ConversationListItem))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationListItem>))]
 [JsonSerializable(typeof(ConversationRemovedData))]

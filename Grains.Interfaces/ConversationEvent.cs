@@ -35,12 +35,19 @@ public sealed record MessageCreatedData(Message Message);
 
 public sealed record MessageDeltaData(string MessageId, string Delta);
 
+/// <summary>
+/// A reply cancelled because its conversation is being deleted carries <see cref="DeletedError"/>
+/// as its error: a POST stream then goes on to the <c>conversation.deleted</c> that follows.
+/// </summary>
 public sealed record MessageCompletedData(
     string MessageId,
     string Status,
     string Content,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Error,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null)
+{
+    public const string DeletedError = "conversation deleted";
+}
 
 public sealed record MemberJoinedData(string UserId, string Name);
 

@@ -29,6 +29,10 @@ public sealed class ConversationException : Exception
 
     public static ConversationException NotFound(string what) => new(ConversationErrorKind.NotFound, $"{what} was not found.");
 
+    public static ConversationException Forbidden(string detail) => new(ConversationErrorKind.Forbidden, detail);
+
+    public static ConversationException Conflict(string detail) => new(ConversationErrorKind.Conflict, detail);
+
     public static ConversationException StoreUnavailable() =>
         new(ConversationErrorKind.StoreUnavailable, "The conversation store is unavailable; try again shortly.");
 }

@@ -15,9 +15,38 @@ public interface IConversationGrain : IGrainWithStringKey, IEventLog
     /// <summary>Checks membership and returns where the log stands.</summary>
     Task<LogHead> GetHeadAsync(string userId);
 
+    /// <summary>An invite with no limits; its token.</summary>
     Task<string> CreateInviteAsync(string userId);
 
+    /// <summary>An invite that expires or runs out of uses as <paramref name="terms"/> say.</summary>
+    Task<InviteInfo> InviteAsync(string userId, InviteTerms terms);
+
+    /// <summary>The conversation's invites, used-up and expired ones included, revoked ones not.</summary>
+    Task<IReadOnlyList<InviteInfo>> ListInvitesAsync(string userId);
+
+    /// <summary>Revokes an invite: the owner may revoke any, a member their own (else Forbidden).</summary>
+    Task RevokeInviteAsync(string userId, string inviteToken);
+
+    /// <summary>
+    /// Joins with an invite (an expired, used-up or revoked one is NotFound, as an unknown one);
+    /// the join counts as one use. A member joining again changes nothing.
+    /// </summary>
     Task JoinAsync(Caller caller, string inviteToken);
+
+    /// <summary>Renames the conversation (any member); <paramref name="title"/> is already validated.</summary>
+    Task<ConversationSnapshot> RenameAsync(string userId, string title);
+
+    /// <summary>
+    /// Removes <paramref name="memberId"/>: themself (leaving), or anyone else when the caller is the
+    /// owner (else Forbidden). The owner cannot leave (Conflict); a non-member target is NotFound.
+    /// </summary>
+    Task RemoveMemberAsync(string userId, string memberId);
+
+    /// <summary>
+    /// Deletes the conversation (the owner only, else Forbidden): open replies end cancelled, the
+    /// last event is <c>conversation.deleted</c>, and every row of it leaves the store.
+    /// </summary>
+    Task DeleteAsync(string userId);
 
     /// <summary>
     /// Posts a prompt and queues its reply. A repeated idempotency key returns the first

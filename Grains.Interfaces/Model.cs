@@ -6,8 +6,41 @@ namespace ChatGrains;
 [GenerateSerializer, Immutable]
 public sealed record Caller([property: Id(0)] string UserId, [property: Id(1)] string Name);
 
+/// <summary>A member of a conversation and their <see cref="MemberRoles">role</see> in it.</summary>
 [GenerateSerializer, Immutable]
-public sealed record Member([property: Id(0)] string UserId, [property: Id(1)] string Name);
+public sealed record Member([property: Id(0)] string UserId, [property: Id(1)] string Name, [property: Id(2)] string Role);
+
+/// <summary>
+/// What a member may do: the owner (the creator) may also remove others, revoke anyone's invite
+/// and delete the conversation; every member may rename, invite, leave and post.
+/// </summary>
+public static class MemberRoles
+{
+    public const string Owner = "owner";
+    public const string Member = "member";
+}
+
+/// <summary>
+/// The terms of a new invite: it stops working <see cref="ExpiresIn"/> after it was made, or
+/// after <see cref="MaxUses"/> joins; null is no limit.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record InviteTerms(
+    [property: Id(0)] TimeSpan? ExpiresIn = null,
+    [property: Id(1)] int? MaxUses = null)
+{
+    public static readonly InviteTerms None = new();
+}
+
+/// <summary>An invite as members see it (revoked ones are never shown). <see cref="Uses"/> counts joins.</summary>
+[GenerateSerializer, Immutable]
+public sealed record InviteInfo(
+    [property: Id(0)] string InviteToken,
+    [property: Id(1)] string CreatedBy,
+    [property: Id(2)] DateTimeOffset CreatedAt,
+    [property: Id(3), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? ExpiresAt,
+    [property: Id(4), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? MaxUses,
+    [property: Id(5)] int Uses);
 
 public static class Roles
 {
@@ -90,13 +123,21 @@ public sealed record LogHead(
 /// <summary>
 /// A page of the event log. <see cref="FirstAvailableId"/> is the oldest id that can still
 /// be replayed: a resume point before <c>FirstAvailableId - 1</c> cannot be served.
+/// <see cref="Gone"/>: see <see cref="GoneAfter"/>.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record EventPage(
     [property: Id(0)] IReadOnlyList<ConversationEvent> Events,
     [property: Id(1)] long LastEventId,
     [property: Id(2)] long FirstAvailableId,
-    [property: Id(3)] bool ReplyInProgress)
+    [property: Id(3)] bool ReplyInProgress,
+    [property: Id(4)] bool Gone = false)
 {
+    /// <summary>
+    /// The log is gone for good (its conversation was deleted, or never existed): nothing more
+    /// will come, and a reader ends its stream. <see cref="Events"/> may still hold its last events.
+    /// </summary>
+    public static EventPage GoneAfter(IReadOnlyList<ConversationEvent> events, long lastEventId) => new(events, lastEventId, 1, false, true);
+
     public bool CanResumeFrom(long afterId) => afterId >= FirstAvailableId - 1 && afterId <= LastEventId;
 }

@@ -17,9 +17,11 @@ public static class EventsApi
     {
         var after = ResumePoint.From(http.Request);
         // Checks membership (404 otherwise) and tells whether the resume point exists yet.
-        var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(http.User.ToCaller().UserId);
+        // Replay is checked here, on open: a removed member's old Last-Event-ID is no key.
+        var viewer = http.User.ToCaller().UserId;
+        var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(viewer);
         return after > head.LastEventId
             ? EventStreamResult.Reset(head.LastEventId)
-            : EventStreamResult.Watch(FeedSource.Conversation(id), after);
+            : EventStreamResult.Watch(FeedSource.Conversation(id), after, viewer);
     }
 }

@@ -61,6 +61,16 @@ public static class JsonBody
         return value.ValueKind == JsonValueKind.String ? Text(value, name) : throw Malformed($"'{name}' must be a string.");
     }
 
+    /// <summary>An integer property that may be absent or null; anything else outside [min, max] is a 400.</summary>
+    public static long? OptionalInteger(JsonElement body, string name, long min, long max)
+    {
+        if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number) || number < min || number > max)
+            throw Malformed($"'{name}' must be an integer from {min} to {max}.");
+        return number;
+    }
+
     private static string Text(JsonElement value, string name)
     {
         try

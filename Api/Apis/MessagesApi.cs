@@ -46,7 +46,7 @@ public static class MessagesApi
         if (after > receipt.LastEventId) return EventStreamResult.Reset(receipt.LastEventId);
         return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId
             ? EventStreamResult.Empty()
-            : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.AssistantMessageId);
+            : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.AssistantMessageId, http.User.ToCaller().UserId);
     }
 
     private static async Task<Accepted> Cancel(string id, string messageId, HttpContext http, IGrainFactory grains)

@@ -11,6 +11,8 @@ namespace ChatGrains.Api.EventStream;
 /// host's feed, or from the grain), then
 /// live events from the feed, each id exactly once and in order. A POST's stream ends after
 /// its reply's <c>message.completed</c>; a watch stream stays open until the client leaves.
+/// Every stream also ends after its viewer's own <c>member.left</c> (removed or left, they may
+/// see no more) and after <c>conversation.deleted</c>, or when the log turns out to be gone.
 /// </summary>
 public sealed class EventStreamResult : IResult
 {
@@ -20,21 +22,27 @@ public sealed class EventStreamResult : IResult
     private readonly long? _after;
     private readonly string? _endAfterMessageId;
     private readonly long? _resetTo;
+    private readonly string? _viewerId;
     private long _position;
 
-    private EventStreamResult(FeedSource? source, long? after, string? endAfterMessageId, long? resetTo)
+    private EventStreamResult(FeedSource? source, long? after, string? endAfterMessageId, long? resetTo, string? viewerId = null)
     {
         _source = source;
         _after = after;
         _endAfterMessageId = endAfterMessageId;
         _resetTo = resetTo;
+        _viewerId = viewerId;
     }
 
-    /// <summary>Events after <paramref name="after"/> (or live only, when null), until the client leaves.</summary>
-    public static EventStreamResult Watch(FeedSource source, long? after) => new(source, after, null, null);
+    /// <summary>
+    /// Events after <paramref name="after"/> (or live only, when null), until the client leaves,
+    /// <paramref name="viewerId"/> leaves the conversation, or it is deleted.
+    /// </summary>
+    public static EventStreamResult Watch(FeedSource source, long? after, string? viewerId = null) => new(source, after, null, null, viewerId);
 
-    /// <summary>Events after <paramref name="after"/> until <paramref name="replyId"/> completes.</summary>
-    public static EventStreamResult UntilReplyCompletes(FeedSource conversation, long after, string replyId) => new(conversation, after, replyId, null);
+    /// <summary>Events after <paramref name="after"/> until <paramref name="replyId"/> completes (or the viewer leaves, or it is deleted).</summary>
+    public static EventStreamResult UntilReplyCompletes(FeedSource conversation, long after, string replyId, string? viewerId = null) =>
+        new(conversation, after, replyId, null, viewerId);
 
     /// <summary>A stream that only tells the client to reload its snapshot.</summary>
     public static EventStreamResult Reset(long lastEventId) => new(null, null, null, lastEventId);
@@ -115,17 +123,26 @@ public sealed class EventStreamResult : IResult
         }
     }
 
-    private bool IsEnd(Frame frame) => _endAfterMessageId is not null && frame.CompletedMessageId == _endAfterMessageId;
+    private bool IsEnd(Frame frame) =>
+        frame.EndsStreamOf(_viewerId)
+        || (_endAfterMessageId is not null && frame.CompletedMessageId == _endAfterMessageId && !frame.CompletedByDelete);
 
     /// <summary>
     /// Writes the events after the current position up to <paramref name="upTo"/>, read from
-    /// the grain. Returns true when the stream has ended (its reply completed, or it had to be reset).
+    /// the grain. Returns true when the stream has ended (its reply completed, it had to be reset,
+    /// or the log is gone: then the last events the grain still had are written first).
     /// </summary>
     private async Task<bool> ReplayFromGrainAsync(IEventLog grain, PipeWriter body, long upTo, CancellationToken cancellation)
     {
         while (_position < upTo)
         {
             var page = await ReadEventsAsync(grain, body, cancellation);
+            if (page.Gone)
+            {
+                foreach (var e in page.Events.Where(e => e.Id > _position)) body.Write(Frame.From(e).Bytes);
+                await body.FlushAsync(cancellation);
+                return true;
+            }
             if (!page.CanResumeFrom(_position))
             {
                 body.Write(Frame.Reset(page.LastEventId).Bytes);

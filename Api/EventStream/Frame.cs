@@ -11,11 +11,14 @@ namespace ChatGrains.Api.EventStream;
 /// </summary>
 public sealed class Frame
 {
-    private Frame(long id, byte[] bytes, string? completedMessageId = null)
+    private Frame(long id, byte[] bytes, string? completedMessageId = null, string? leftUserId = null, bool endsLog = false, bool completedByDelete = false)
     {
         Id = id;
         Bytes = bytes;
         CompletedMessageId = completedMessageId;
+        LeftUserId = leftUserId;
+        EndsLog = endsLog;
+        CompletedByDelete = completedByDelete;
     }
 
     public long Id { get; }
@@ -23,6 +26,21 @@ public sealed class Frame
 
     /// <summary>For a <c>message.completed</c>, the message it completes (a POST stream ends on its reply's).</summary>
     public string? CompletedMessageId { get; }
+
+    /// <summary>
+    /// True when that reply was cancelled by the conversation's deletion: a POST stream then goes
+    /// on to the <c>conversation.deleted</c> that follows instead of ending here.
+    /// </summary>
+    public bool CompletedByDelete { get; }
+
+    /// <summary>For a <c>member.left</c>, who left: each of their streams ends after it.</summary>
+    public string? LeftUserId { get; }
+
+    /// <summary>A <c>conversation.deleted</c>: the last event of the log; every stream ends after it.</summary>
+    public bool EndsLog { get; }
+
+    /// <summary>Whether a stream read by <paramref name="viewerId"/> ends once this frame is written.</summary>
+    public bool EndsStreamOf(string? viewerId) => EndsLog || (LeftUserId is not null && LeftUserId == viewerId);
 
     /// <summary>The first line of every stream: how long a client waits before reconnecting.</summary>
     public static Frame Retry(TimeSpan interval) => new(0, Encoding.UTF8.GetBytes($"retry: {(long)interval.TotalMilliseconds}\n\n"));
@@ -33,10 +51,12 @@ public sealed class Frame
     public static Frame From(ConversationEvent e)
     {
         var completed = e.Type == EventTypes.MessageCompleted
-            ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)?.MessageId
+            ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)
             : null;
+        var left = e.Type == EventTypes.MemberLeft ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MemberLeftData)?.UserId : null;
         var bytes = Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() });
-        return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed);
+        return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed?.MessageId,
+            left, e.Type == EventTypes.ConversationDeleted, completed?.Error == MessageCompletedData.DeletedError);
     }
 
     /// <summary>The benchmark's timestamp (Conversation:StampEventTimes): a comment line that every client ignores.</summary>

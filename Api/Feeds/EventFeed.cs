@@ -28,6 +28,8 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
     private long _lastId;
     private long _expectedId;
     private bool _replyInProgress;
+    // The log ended (conversation.deleted, or the grain says it is gone): watchers are closed.
+    private bool _gone;
     private StreamSubscriptionHandle<ConversationEvent>? _subscription;
     private Task _loop = Task.CompletedTask;
     private Timer? _silenceCheck;
@@ -57,6 +59,7 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
         var head = await Grain.ReadEventsAsync(long.MaxValue, 0);
         _lastId = head.LastEventId;
         _replyInProgress = head.ReplyInProgress;
+        _gone = head.Gone;
         _loop = Task.Run(() => RunAsync(_stop.Token));
         // One timer per feed that looks at the silence a few times per timeout, rather than a
         // timeout armed and cancelled around every event: moving timers takes a process-wide
@@ -117,6 +120,11 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
     {
         lock (_gate)
         {
+            if (_gone)
+            {
+                watcher.Close();
+                return new Attachment(_lastId, 0);
+            }
             _watchers = [.. _watchers, watcher];
             if (afterId is null || afterId == _lastId) return new Attachment(_lastId, 0);
             if (afterId < _lastId && _recent.Count > 0 && _recent.Peek().Id <= afterId + 1)
@@ -229,6 +237,16 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
         while (true)
         {
             var page = await Grain.ReadEventsAsync(_lastId, Page);
+            if (page.Gone)
+            {
+                // The stream's last events were missed: deliver what the grain still has, then end.
+                foreach (var e in page.Events)
+                {
+                    if (e.Id == _lastId + 1) Deliver(e);
+                }
+                CloseAll();
+                return;
+            }
             if (!page.CanResumeFrom(_lastId) && page.LastEventId > _lastId)
             {
                 // Fell behind further than the log keeps: every watcher must reload.
@@ -257,6 +275,18 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
             watchers = _watchers;
         }
         foreach (var w in watchers) w.Offer(frame);
+        if (frame.EndsLog) CloseAll();
+    }
+
+    /// <summary>The log has ended: every watcher ends after what is queued, and new ones at once.</summary>
+    private void CloseAll()
+    {
+        lock (_gate)
+        {
+            _gone = true;
+            foreach (var w in _watchers) w.Close();
+            _watchers = [];
+        }
     }
 
     private void TrackReplies(ConversationEvent e)

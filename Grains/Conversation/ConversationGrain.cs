@@ -79,7 +79,7 @@ public sealed partial class ConversationGrain(
     {
         if (_state is not null) throw new ConversationException(ConversationErrorKind.Conflict, "The conversation already exists.");
         var info = new ConversationInfo(Id, string.IsNullOrWhiteSpace(title) ? "New conversation" : title.Trim(), owner.UserId, Now());
-        _state = ConversationState.New(info, new Member(owner.UserId, owner.Name));
+        _state = ConversationState.New(info, owner);
         await CommitAndPublishAsync();
         return _state.ToSnapshot();
     }
@@ -92,18 +92,62 @@ public sealed partial class ConversationGrain(
         return Task.FromResult(new LogHead(state.LastEventId, _active is not null));
     }
 
-    public async Task<string> CreateInviteAsync(string userId)
+    public async Task<string> CreateInviteAsync(string userId) => (await InviteAsync(userId, InviteTerms.None)).InviteToken;
+
+    public async Task<InviteInfo> InviteAsync(string userId, InviteTerms terms)
     {
-        var invite = MemberState(userId).AddInvite(userId, Now());
+        var invite = MemberState(userId).AddInvite(userId, Now(), terms);
         await CommitAndPublishAsync();
-        return invite.Token;
+        return new InviteInfo(invite.Token, invite.CreatedBy, invite.CreatedAt, invite.ExpiresAt, invite.MaxUses, invite.Uses);
+    }
+
+    public Task<IReadOnlyList<InviteInfo>> ListInvitesAsync(string userId) => Task.FromResult(MemberState(userId).People.ListInvites());
+
+    public async Task RevokeInviteAsync(string userId, string inviteToken)
+    {
+        MemberState(userId).RevokeInvite(userId, inviteToken);
+        await CommitAndPublishAsync();
     }
 
     public async Task JoinAsync(Caller caller, string inviteToken)
     {
-        if (_state is null || !_state.HasInvite(inviteToken)) throw ConversationException.NotFound("The invite");
-        if (_state.IsMember(caller.UserId)) return;
-        _state.AddMember(new Member(caller.UserId, caller.Name));
+        if (_state is null || _state.Deleted) throw ConversationException.NotFound("The invite");
+        _state.Join(caller, inviteToken, Now());
+        await CommitAndPublishAsync();
+    }
+
+    public async Task<ConversationSnapshot> RenameAsync(string userId, string title)
+    {
+        var state = MemberState(userId);
+        state.Rename(title);
+        await CommitAndPublishAsync();
+        return state.ToSnapshot();
+    }
+
+    public async Task RemoveMemberAsync(string userId, string memberId)
+    {
+        // A removed member's replies go on: the prompt belongs to the conversation.
+        MemberState(userId).RemoveMember(userId, memberId);
+        await CommitAndPublishAsync();
+    }
+
+    public async Task DeleteAsync(string userId)
+    {
+        var state = MemberState(userId);
+        state.People.RequireOwner(userId, "delete the conversation");
+        if (_active is { } active)
+        {
+            // The generator stops first, so its last tokens go out before the cancellation.
+            await active.StopAsync();
+            var (text, _) = active.Buffer.Take();
+            if (text.Length > 0) state.AppendDelta(active.MessageId, text);
+            EndActiveReply();
+        }
+        _flushTimer?.Dispose();
+        _flushTimer = null;
+        state.Delete();
+        // This activation keeps the last events for late readers (see ReadEventsAsync) until it
+        // is collected; a fresh one finds nothing in the store.
         await CommitAndPublishAsync();
     }
 
@@ -150,7 +194,10 @@ public sealed partial class ConversationGrain(
 
     public async Task<EventPage> ReadEventsAsync(long afterId, int max)
     {
-        if (_state is null) return new EventPage([], 0, 1, false);
+        // A deleted (or never created) conversation's log is gone: a reader ends its stream. A
+        // reader that missed the last events still gets them while this activation holds them.
+        if (_state is null) return EventPage.GoneAfter([], 0);
+        if (_state.Deleted) return EventPage.GoneAfter(_recent.Covers(afterId) ? _recent.After(afterId, MaxPage) : [], _state.LastEventId);
         max = Math.Clamp(max, 0, MaxPage);
         IReadOnlyList<ConversationEvent> events = [];
         if (max > 0 && afterId < _state.LastEventId && afterId + 1 >= _state.FirstStoredEventId)

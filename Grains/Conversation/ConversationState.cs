@@ -15,10 +15,8 @@ namespace ChatGrains.Conversation;
 /// </summary>
 public sealed class ConversationState
 {
-    private readonly Dictionary<string, Member> _members = [];
     private readonly List<StoredMessage> _messages = [];
     private readonly Dictionary<string, int> _messageIndex = [];
-    private readonly Dictionary<string, Invite> _invites = [];
     private readonly Dictionary<(string UserId, string Key), IdempotencyRecord> _keys = [];
     // The text of each reply still streaming. Its message is an immutable record: rebuilding it
     // for every delta would copy the whole reply each time (quadratic in its length), so the
@@ -28,19 +26,26 @@ public sealed class ConversationState
 
     private ConversationState(ConversationInfo info) => Info = info;
 
-    public ConversationInfo Info { get; }
+    public ConversationInfo Info { get; private set; }
+
+    /// <summary>The members, their roles and the invites, with the rules of who may do what.</summary>
+    public Membership People { get; } = new();
+
+    /// <summary>Set once the conversation is deleted: it then answers NotFound to everyone.</summary>
+    public bool Deleted { get; private set; }
     public long LastEventId { get; private set; }
     public DateTimeOffset LastActivityAt { get; private set; }
     public long FirstStoredEventId { get; private set; } = 1;
     public IEnumerable<StoredMessage> Messages => _messages.Select(Current);
-    public IEnumerable<Member> Members => _members.Values;
+    public IEnumerable<Member> Members => People.Members;
 
-    public static ConversationState New(ConversationInfo info, Member owner)
+    public static ConversationState New(ConversationInfo info, Caller owner)
     {
         var state = new ConversationState(info) { LastActivityAt = info.CreatedAt };
         state._pending.Created = info;
-        state._members[owner.UserId] = owner;
-        state._pending.Members.Add(owner);
+        var member = new StoredMember(new Member(owner.UserId, owner.Name, MemberRoles.Owner), 0);
+        state.People.Put(member);
+        state._pending.Members.Add(member);
         return state;
     }
 
@@ -52,9 +57,9 @@ public sealed class ConversationState
             LastActivityAt = stored.LastActivityAt,
             FirstStoredEventId = stored.FirstStoredEventId,
         };
-        foreach (var m in stored.Members) state._members[m.UserId] = m;
+        foreach (var m in stored.Members) state.People.Put(m);
         foreach (var m in stored.Messages) state.Put(m, record: false);
-        foreach (var i in stored.Invites) state._invites[i.Token] = i;
+        foreach (var i in stored.Invites) state.People.PutInvite(i);
         foreach (var k in stored.IdempotencyKeys) state._keys[(k.UserId, k.Key)] = k;
         return state;
     }
@@ -65,13 +70,11 @@ public sealed class ConversationState
     /// </summary>
     public void StartReplayAfter(long eventId) => FirstStoredEventId = Math.Max(FirstStoredEventId, eventId + 1);
 
-    public bool IsMember(string userId) => _members.ContainsKey(userId);
+    public bool IsMember(string userId) => !Deleted && People.IsMember(userId);
 
     public StoredMessage? FindMessage(string id) => Stored(id) is { } m ? Current(m) : null;
 
     public IdempotencyRecord? FindKey(string userId, string key) => _keys.GetValueOrDefault((userId, key));
-
-    public bool HasInvite(string token) => _invites.ContainsKey(token);
 
     /// <summary>Assistant messages not yet final, oldest first: the reply queue.</summary>
     public IEnumerable<StoredMessage> OpenReplies =>
@@ -84,11 +87,49 @@ public sealed class ConversationState
         return e;
     }
 
-    public void AddMember(Member member)
+    /// <summary>
+    /// Lets <paramref name="caller"/> in with an invite, counting one use; NotFound for an invite
+    /// that cannot be used. A member joining again uses nothing and changes nothing.
+    /// </summary>
+    public void Join(Caller caller, string inviteToken, DateTimeOffset now)
     {
-        _members[member.UserId] = member;
+        var invite = People.UseInvite(inviteToken, now);
+        if (People.IsMember(caller.UserId)) return;
+        PutInvite(invite);
+        var joined = Emit(EventTypes.MemberJoined, new MemberJoinedData(caller.UserId, caller.Name), ChatJson.Wire.MemberJoinedData);
+        var member = new StoredMember(new Member(caller.UserId, caller.Name, MemberRoles.Member), joined.Id);
+        People.Put(member);
         _pending.Members.Add(member);
-        Emit(EventTypes.MemberJoined, new MemberJoinedData(member.UserId, member.Name), ChatJson.Wire.MemberJoinedData);
+    }
+
+    /// <summary>Removes a member (see <see cref="Membership.CheckRemoval"/>); <c>member.left</c>.</summary>
+    public void RemoveMember(string by, string userId)
+    {
+        var target = People.CheckRemoval(by, userId);
+        People.Remove(userId);
+        _pending.Members.RemoveAll(m => m.Member.UserId == userId);
+        _pending.RemovedMembers.Add(userId);
+        Emit(EventTypes.MemberLeft, new MemberLeftData(target.UserId, target.Name, by), ChatJson.Wire.MemberLeftData);
+    }
+
+    public void Rename(string title)
+    {
+        if (title == Info.Title) return;
+        Info = Info with { Title = title };
+        _pending.Title = title;
+        Emit(EventTypes.ConversationUpdated, new ConversationUpdatedData(title), ChatJson.Wire.ConversationUpdatedData);
+    }
+
+    /// <summary>
+    /// Ends the conversation: every open reply completes cancelled (the active one with the text
+    /// it had), then <c>conversation.deleted</c>, the last event; the commit deletes every row.
+    /// </summary>
+    public void Delete()
+    {
+        foreach (var reply in OpenReplies.ToList()) CompleteMessage(reply.Message.Id, ReplyOutcome.Deleted);
+        Emit(EventTypes.ConversationDeleted, new ConversationDeletedData(), ChatJson.Wire.ConversationDeletedData);
+        Deleted = true;
+        _pending.Delete = true;
     }
 
     /// <summary>Adds a message and publishes its <c>message.created</c>.</summary>
@@ -133,12 +174,20 @@ public sealed class ConversationState
         Put(new StoredMessage(message, current.CreatedEventId, completed.Id), record: true);
     }
 
-    public Invite AddInvite(string createdBy, DateTimeOffset now)
+    public Invite AddInvite(string createdBy, DateTimeOffset now, InviteTerms terms)
     {
-        var invite = new Invite(Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)).Replace('+', '-').Replace('/', '_'), createdBy, now);
-        _invites[invite.Token] = invite;
-        _pending.Invites.Add(invite);
+        People.Require(createdBy);
+        var invite = Membership.NewInvite(createdBy, now, terms);
+        PutInvite(invite);
         return invite;
+    }
+
+    public void RevokeInvite(string by, string token) => PutInvite(People.CheckRevoke(by, token));
+
+    private void PutInvite(Invite invite)
+    {
+        People.PutInvite(invite);
+        _pending.Invites[invite.Token] = invite;
     }
 
     public void AddKey(IdempotencyRecord record)
@@ -173,7 +222,8 @@ public sealed class ConversationState
         }
 
         return new ConversationCommit(Info.Id, p.Created, p.Events, p.Members, p.Messages.Values.ToList(),
-            p.Invites, p.Keys, LastEventId, LastActivityAt, prune);
+            p.Invites.Values.ToList(), p.Keys, LastEventId, LastActivityAt, p.Delete ? 0 : prune,
+            p.Title, p.RemovedMembers, p.Delete);
     }
 
     /// <summary>The first event of the exchange a reply belongs to: its prompt's creation.</summary>
@@ -182,7 +232,7 @@ public sealed class ConversationState
 
     public ConversationSnapshot ToSnapshot() => new(
         Info.Id, Info.Title, Info.OwnerId, Info.CreatedAt,
-        _members.Values.ToList(), Messages.Select(m => m.Message).ToList(), LastEventId);
+        People.Members.ToList(), Messages.Select(m => m.Message).ToList(), LastEventId);
 
     private StoredMessage? Stored(string id) => _messageIndex.TryGetValue(id, out var i) ? _messages[i] : null;
 
@@ -205,9 +255,12 @@ public sealed class ConversationState
     {
         public ConversationInfo? Created;
         public readonly List<ConversationEvent> Events = [];
-        public readonly List<Member> Members = [];
+        public readonly List<StoredMember> Members = [];
+        public readonly List<string> RemovedMembers = [];
         public readonly Dictionary<string, StoredMessage> Messages = [];
-        public readonly List<Invite> Invites = [];
+        public readonly Dictionary<string, Invite> Invites = [];
         public readonly List<IdempotencyRecord> Keys = [];
+        public string? Title;
+        public bool Delete;
     }
 }

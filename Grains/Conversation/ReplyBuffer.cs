@@ -52,4 +52,5 @@ public sealed record ReplyOutcome(string Status, string? Error = null, Usage? Us
     public static readonly ReplyOutcome Completed = new(MessageStatus.Complete);
     public static readonly ReplyOutcome Cancelled = new(MessageStatus.Cancelled);
     public static readonly ReplyOutcome Interrupted = new(MessageStatus.Failed, "interrupted");
+    public static readonly ReplyOutcome Deleted = new(MessageStatus.Cancelled, MessageCompletedData.DeletedError);
 }

@@ -49,7 +49,19 @@ public sealed record ConversationInfo(string Id, string Title, string OwnerId, D
 /// </summary>
 public sealed record StoredMessage(Message Message, long CreatedEventId, long CompletedEventId);
 
-public sealed record Invite(string Token, string CreatedBy, DateTimeOffset CreatedAt);
+/// <summary>
+/// A member's row: <see cref="JoinedEventId"/> is the id of their <c>member.joined</c> (0 for the
+/// creator), where their history in the conversation starts.
+/// </summary>
+public sealed record StoredMember(Member Member, long JoinedEventId);
+
+/// <summary>
+/// An invite: it lets people join until it expires, reaches <see cref="MaxUses"/> joins, or is
+/// revoked (a revoked row is kept, so its token stays unknown rather than free).
+/// </summary>
+public sealed record Invite(
+    string Token, string CreatedBy, DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpiresAt = null, int? MaxUses = null, int Uses = 0, bool Revoked = false);
 
 /// <summary>An idempotency key (scoped to the user and the conversation) and its exchange.</summary>
 public sealed record IdempotencyRecord(string UserId, string Key, string ContentHash, PostReceiptIds Exchange);
@@ -59,7 +71,7 @@ public sealed record PostReceiptIds(string UserMessageId, string AssistantMessag
 
 public sealed record StoredConversation(
     ConversationInfo Info,
-    IReadOnlyList<Member> Members,
+    IReadOnlyList<StoredMember> Members,
     IReadOnlyList<StoredMessage> Messages,
     IReadOnlyList<Invite> Invites,
     IReadOnlyList<IdempotencyRecord> IdempotencyKeys,
@@ -72,17 +84,26 @@ public sealed record StoredConversation(
 /// One atomic change to a conversation. <see cref="Created"/> is set only by the commit that
 /// creates the conversation. <see cref="Messages"/> are upserted whole (a message row is
 /// written when created and when completed; deltas live only in <see cref="Events"/>, so a
-/// batch of tokens costs O(batch)). Events before <see cref="PruneEventsBefore"/> may be
-/// deleted (retention).
+/// batch of tokens costs O(batch)). <see cref="Invites"/> are upserted whole too (a join
+/// counts a use, a revoke marks it). Events before <see cref="PruneEventsBefore"/> may be
+/// deleted (retention). <see cref="Title"/> is set when the conversation was renamed;
+/// <see cref="RemovedMembers"/> are user ids whose member rows go. <see cref="Delete"/> ends the
+/// conversation: after the commit's other rows, every row of it is deleted, in the same transaction.
 /// </summary>
 public sealed record ConversationCommit(
     string ConversationId,
     ConversationInfo? Created,
     IReadOnlyList<ConversationEvent> Events,
-    IReadOnlyList<Member> Members,
+    IReadOnlyList<StoredMember> Members,
     IReadOnlyList<StoredMessage> Messages,
     IReadOnlyList<Invite> Invites,
     IReadOnlyList<IdempotencyRecord> IdempotencyKeys,
     long LastEventId,
     DateTimeOffset LastActivityAt,
-    long PruneEventsBefore = 0);
+    long PruneEventsBefore = 0,
+    string? Title = null,
+    IReadOnlyList<string>? RemovedMembers = null,
+    bool Delete = false)
+{
+    public IReadOnlyList<string> RemovedMemberIds => RemovedMembers ?? [];
+}

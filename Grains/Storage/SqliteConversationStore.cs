@@ -67,11 +67,11 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             SELECT title, owner_id, created_at, last_event_id, last_activity_at,
                    (SELECT min(id) FROM events WHERE conversation_id = $c)
               FROM conversations WHERE id = $c;
-            SELECT user_id, name FROM members WHERE conversation_id = $c ORDER BY rowid;
+            SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $c ORDER BY rowid;
             SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
                    created_event_id, completed_event_id, prompt_tokens, completion_tokens
               FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
-            SELECT token, created_by, created_at FROM invites WHERE conversation_id = $c ORDER BY rowid;
+            SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $c ORDER BY rowid;
             SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
               FROM idempotency_keys WHERE conversation_id = $c ORDER BY rowid;
             """;
@@ -207,26 +207,32 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         {
             s.InsertConversation.Execute(id, info.Title, info.OwnerId, ToText(info.CreatedAt), lastActivityAt, commit.LastEventId);
         }
-        else if (s.UpdateConversation.Execute(commit.LastEventId, lastActivityAt, id) == 0)
+        else if (s.UpdateConversation.Execute(commit.LastEventId, lastActivityAt, commit.Title, id) == 0)
         {
             throw new InvalidOperationException($"Conversation '{id}' does not exist; its first commit must set Created.");
         }
 
         // A plain INSERT: a duplicate (conversation, id) throws and fails the whole commit.
         foreach (var e in commit.Events) s.InsertEvent.Execute(id, e.Id, e.Type, e.Data);
-        foreach (var m in commit.Members) s.InsertMember.Execute(id, m.UserId, m.Name, lastActivityAt);
+        foreach (var (m, joinedEventId) in commit.Members) s.InsertMember.Execute(id, m.UserId, m.Name, lastActivityAt, m.Role, joinedEventId);
+        foreach (var userId in commit.RemovedMemberIds) s.DeleteMember.Execute(id, userId);
         foreach (var (m, createdEventId, completedEventId) in commit.Messages)
         {
             s.UpsertMessage.Execute(id, m.Id, createdEventId, completedEventId, m.Role, m.AuthorId, m.AuthorName,
                 m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens);
         }
-        foreach (var i in commit.Invites) s.InsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt));
+        foreach (var i in commit.Invites)
+        {
+            s.UpsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt),
+                i.ExpiresAt is { } expires ? ToText(expires) : null, i.MaxUses, i.Uses, i.Revoked ? 1 : 0);
+        }
         foreach (var k in commit.IdempotencyKeys)
         {
             s.InsertKey.Execute(id, k.UserId, k.Key, k.ContentHash,
                 k.Exchange.UserMessageId, k.Exchange.AssistantMessageId, k.Exchange.EventId);
         }
         if (commit.PruneEventsBefore > 0) s.PruneEvents.Execute(id, commit.PruneEventsBefore);
+        if (commit.Delete) s.DeleteConversation.Execute(id);
     }
 
     private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
@@ -253,11 +259,15 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             VALUES ($id, $title, $owner, $created, $activity, $last)
             """);
         public Statement UpdateConversation { get; } = new(connection,
-            "UPDATE conversations SET last_event_id = $last, last_activity_at = $activity WHERE id = $id");
+            "UPDATE conversations SET last_event_id = $last, last_activity_at = $activity, title = coalesce($title, title) WHERE id = $id");
         public Statement InsertEvent { get; } = new(connection,
             "INSERT INTO events (conversation_id, id, type, data) VALUES ($c, $id, $type, $data)");
-        public Statement InsertMember { get; } = new(connection,
-            "INSERT OR IGNORE INTO members (conversation_id, user_id, name, joined_at) VALUES ($c, $user, $name, $joined)");
+        public Statement InsertMember { get; } = new(connection, """
+            INSERT OR IGNORE INTO members (conversation_id, user_id, name, joined_at, role, joined_event_id)
+            VALUES ($c, $user, $name, $joined, $role, $joined_event)
+            """);
+        public Statement DeleteMember { get; } = new(connection,
+            "DELETE FROM members WHERE conversation_id = $c AND user_id = $user");
         public Statement UpsertMessage { get; } = new(connection, """
             INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
                                   author_name, content, status, reply_to, created_at, error, prompt_tokens, completion_tokens)
@@ -270,8 +280,11 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
                 created_at = excluded.created_at, error = excluded.error,
                 prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens
             """);
-        public Statement InsertInvite { get; } = new(connection,
-            "INSERT INTO invites (conversation_id, token, created_by, created_at) VALUES ($c, $token, $by, $at)");
+        public Statement UpsertInvite { get; } = new(connection, """
+            INSERT INTO invites (conversation_id, token, created_by, created_at, expires_at, max_uses, uses, revoked)
+            VALUES ($c, $token, $by, $at, $expires, $max_uses, $uses, $revoked)
+            ON CONFLICT (conversation_id, token) DO UPDATE SET uses = excluded.uses, revoked = excluded.revoked
+            """);
         public Statement InsertKey { get; } = new(connection, """
             INSERT INTO idempotency_keys (conversation_id, user_id, key, content_hash, user_message_id,
                                           assistant_message_id, event_id)
@@ -279,9 +292,18 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """);
         public Statement PruneEvents { get; } = new(connection,
             "DELETE FROM events WHERE conversation_id = $c AND id < $before");
+        // Every table that holds a row of a conversation.
+        public Statement DeleteConversation { get; } = new(connection, """
+            DELETE FROM events WHERE conversation_id = $c;
+            DELETE FROM messages WHERE conversation_id = $c;
+            DELETE FROM members WHERE conversation_id = $c;
+            DELETE FROM invites WHERE conversation_id = $c;
+            DELETE FROM idempotency_keys WHERE conversation_id = $c;
+            DELETE FROM conversations WHERE id = $c;
+            """);
 
         private IEnumerable<Statement> All =>
-            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, UpsertMessage, InsertInvite, InsertKey, PruneEvents];
+            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
 
         public void Enlist(SqliteTransaction transaction)
         {

@@ -83,22 +83,25 @@ internal static class SqliteSchema
         ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
         """,
 
-        // 3: STAND-IN for part A's migration 3 (members.role and members.joined_event_id), so the
-        // users branch can be built and tested alone; the merge replaces this entry with A's.
-        // The triggers fill the columns as A's store writes them (owner for the creator; the id
-        // of the member.joined, i.e. the conversation's latest id in the joining commit).
+        // 3: roles, where each member's history starts, and invites with limits. Existing rows:
+        // the owner is the member whose id is the conversation's owner_id; a member's start is
+        // their member.joined if it is still stored (else 0), found by text so that a poison
+        // event cannot fail the migration; invites had no limits and no uses.
         """
         ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
         ALTER TABLE members ADD COLUMN joined_event_id INTEGER NOT NULL DEFAULT 0;
         UPDATE members SET role = 'owner'
-         WHERE user_id = (SELECT owner_id FROM conversations c WHERE c.id = members.conversation_id);
-        CREATE TRIGGER members_standin AFTER INSERT ON members BEGIN
-            UPDATE members SET
-                role = CASE WHEN NEW.user_id = (SELECT owner_id FROM conversations WHERE id = NEW.conversation_id) THEN 'owner' ELSE 'member' END,
-                joined_event_id = CASE WHEN NEW.user_id = (SELECT owner_id FROM conversations WHERE id = NEW.conversation_id) THEN 0
-                                       ELSE (SELECT last_event_id FROM conversations WHERE id = NEW.conversation_id) END
-             WHERE rowid = NEW.rowid;
-        END;
+         WHERE user_id = (SELECT c.owner_id FROM conversations c WHERE c.id = members.conversation_id);
+        UPDATE members SET joined_event_id = coalesce((
+            SELECT max(e.id) FROM events e
+             WHERE e.conversation_id = members.conversation_id AND e.type = 'member.joined'
+               AND instr(e.data, '"userId":' || json_quote(members.user_id)) > 0), 0)
+         WHERE role = 'member';
+
+        ALTER TABLE invites ADD COLUMN expires_at TEXT;
+        ALTER TABLE invites ADD COLUMN max_uses INTEGER;
+        ALTER TABLE invites ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE invites ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
         """,
 
         // 4: the users' own data (read positions, their event log, and the list as that log

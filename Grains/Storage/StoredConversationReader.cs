@@ -5,7 +5,8 @@ namespace ChatGrains.Storage;
 /// <summary>
 /// Reads what <see cref="IConversationStore.LoadAsync"/> queries, in this order and column
 /// layout: the conversation row (title, owner, created, last event id, last activity, first
-/// stored event id), then its members, messages, invites and idempotency keys. Both stores
+/// stored event id), then its members (user, name, role, joined event id), messages, invites
+/// (token, creator, created, expires, max uses, uses, revoked) and idempotency keys. Both stores
 /// return that layout; they differ only in how a time is kept, which <c>time</c> reads.
 /// </summary>
 internal static class StoredConversationReader
@@ -20,8 +21,9 @@ internal static class StoredConversationReader
         var firstStoredEventId = reader.IsDBNull(5) ? lastEventId + 1 : reader.GetInt64(5);
 
         await reader.NextResultAsync(cancellationToken);
-        var members = new List<Member>();
-        while (await reader.ReadAsync(cancellationToken)) members.Add(new Member(reader.GetString(0), reader.GetString(1)));
+        var members = new List<StoredMember>();
+        while (await reader.ReadAsync(cancellationToken))
+            members.Add(new StoredMember(new Member(reader.GetString(0), reader.GetString(1), reader.GetString(2)), reader.GetInt64(3)));
 
         await reader.NextResultAsync(cancellationToken);
         var messages = new List<StoredMessage>();
@@ -37,7 +39,11 @@ internal static class StoredConversationReader
         await reader.NextResultAsync(cancellationToken);
         var invites = new List<Invite>();
         while (await reader.ReadAsync(cancellationToken))
-            invites.Add(new Invite(reader.GetString(0), reader.GetString(1), time(reader, 2)));
+        {
+            invites.Add(new Invite(reader.GetString(0), reader.GetString(1), time(reader, 2),
+                reader.IsDBNull(3) ? null : time(reader, 3), reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                reader.GetInt32(5), reader.GetBoolean(6)));
+        }
 
         await reader.NextResultAsync(cancellationToken);
         var keys = new List<IdempotencyRecord>();

@@ -25,6 +25,9 @@ public static class StoredEvent
                 EventTypes.MessageCompleted => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData) is { MessageId.Length: > 0, Content: not null } completed
                     && MessageStatus.IsFinal(completed.Status ?? ""),
                 EventTypes.MemberJoined => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MemberJoinedData) is { UserId.Length: > 0, Name: not null },
+                EventTypes.MemberLeft => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MemberLeftData) is { UserId.Length: > 0, Name: not null, By.Length: > 0 },
+                EventTypes.ConversationUpdated => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.ConversationUpdatedData) is { Title.Length: > 0 },
+                EventTypes.ConversationDeleted => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.ConversationDeletedData) is not null,
                 _ => false,
             };
         }

@@ -35,13 +35,13 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                (SELECT min(id) FROM events WHERE conversation_id = $1)
           FROM conversations WHERE id = $1
         """,
-        "SELECT user_id, name FROM members WHERE conversation_id = $1 ORDER BY seq",
+        "SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $1 ORDER BY seq",
         """
         SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
                created_event_id, completed_event_id, prompt_tokens, completion_tokens
           FROM messages WHERE conversation_id = $1 ORDER BY created_event_id, seq
         """,
-        "SELECT token, created_by, created_at FROM invites WHERE conversation_id = $1 ORDER BY seq",
+        "SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $1 ORDER BY seq",
         """
         SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
           FROM idempotency_keys WHERE conversation_id = $1 ORDER BY seq
@@ -256,19 +256,24 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
 
     /// <summary>
     /// Several commits' rows as one column array per table column, so a transaction is at most
-    /// eight statements however many commits it carries. The result is the same as applying the
+    /// a dozen statements however many commits it carries. The result is the same as applying the
     /// commits one after another: a conversation row gets its last commit's head, a message row
-    /// its last version (in the position it was first written), members already there are kept.
+    /// its last version (in the position it was first written), members already there are kept,
+    /// and a deleted conversation's rows are removed last.
     /// </summary>
     private sealed class MergedCommits
     {
         private readonly Dictionary<string, ConversationHead> _conversations = new(StringComparer.Ordinal);
         private readonly List<(string Conversation, ConversationEvent Event)> _events = [];
         private readonly Dictionary<string, long> _prunes = new(StringComparer.Ordinal);
-        private readonly List<(string Conversation, Member Member, DateTimeOffset JoinedAt)> _members = [];
+        private readonly List<(string Conversation, StoredMember Member, DateTimeOffset JoinedAt)> _members = [];
+        private readonly List<(string Conversation, string UserId)> _removedMembers = [];
+        private readonly HashSet<(string, string)> _memberChanges = [];
         private readonly List<(string Conversation, StoredMessage Message)> _messages = [];
         private readonly Dictionary<(string, string), int> _messageIndex = [];
         private readonly List<(string Conversation, Invite Invite)> _invites = [];
+        private readonly Dictionary<(string, string), int> _inviteIndex = [];
+        private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
         private readonly List<(string Conversation, IdempotencyRecord Key)> _keys = [];
 
         /// <summary>The conversations that must already exist (none of this batch's commits creates them).</summary>
@@ -293,9 +298,14 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         private bool Add(ConversationCommit commit)
         {
             var id = commit.ConversationId;
+            // Rows are inserted before removed ones are deleted: a member who leaves and joins
+            // again within one batch would lose their row, so such commits are written alone.
+            var memberChanges = commit.Members.Select(m => (id, m.Member.UserId)).Concat(commit.RemovedMemberIds.Select(u => (id, u))).ToList();
+            if (memberChanges.Any(_memberChanges.Contains)) return false;
+            _memberChanges.UnionWith(memberChanges);
             if (_conversations.TryGetValue(id, out var head))
             {
-                if (commit.Created is not null) return false;
+                if (commit.Created is not null || _deleted.Contains(id)) return false;
                 if (_prunes.TryGetValue(id, out var pruned) && commit.Events.Any(e => e.Id < pruned)) return false;
             }
             else
@@ -306,9 +316,12 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             }
             head.LastEventId = commit.LastEventId;
             head.LastActivityAt = commit.LastActivityAt;
+            if (commit.Title is not null) head.Title = commit.Title;
+            if (commit.Delete) _deleted.Add(id);
 
             foreach (var e in commit.Events) _events.Add((id, e));
             foreach (var m in commit.Members) _members.Add((id, m, commit.LastActivityAt));
+            foreach (var u in commit.RemovedMemberIds) _removedMembers.Add((id, u));
             foreach (var m in commit.Messages)
             {
                 if (_messageIndex.TryGetValue((id, m.Message.Id), out var i)) _messages[i] = (id, m);
@@ -318,7 +331,16 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                     _messages.Add((id, m));
                 }
             }
-            foreach (var i in commit.Invites) _invites.Add((id, i));
+            // One row per invite: its last version (ON CONFLICT cannot touch a row twice).
+            foreach (var i in commit.Invites)
+            {
+                if (_inviteIndex.TryGetValue((id, i.Token), out var n)) _invites[n] = (id, i);
+                else
+                {
+                    _inviteIndex.Add((id, i.Token), _invites.Count);
+                    _invites.Add((id, i));
+                }
+            }
             foreach (var k in commit.IdempotencyKeys) _keys.Add((id, k));
             if (commit.PruneEventsBefore > 0)
                 _prunes[id] = Math.Max(commit.PruneEventsBefore, _prunes.GetValueOrDefault(id));
@@ -335,7 +357,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                     INSERT INTO conversations (id, title, owner_id, created_at, last_activity_at, last_event_id)
                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bigint[])
                     """,
-                    Column(created, c => c.Key), Column(created, c => c.Value.Created!.Title),
+                    Column(created, c => c.Key), Column(created, c => c.Value.Title ?? c.Value.Created!.Title),
                     Column(created, c => c.Value.Created!.OwnerId), Column(created, c => Utc(c.Value.Created!.CreatedAt)),
                     Column(created, c => Utc(c.Value.LastActivityAt)), Column(created, c => c.Value.LastEventId));
             }
@@ -345,11 +367,13 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             {
                 var heads = UpdatedConversations.Select(id => _conversations[id]).ToList();
                 update = Add(batch, """
-                    UPDATE conversations c SET last_event_id = u.last_event_id, last_activity_at = u.last_activity_at
-                      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, last_event_id, last_activity_at)
+                    UPDATE conversations c SET last_event_id = u.last_event_id, last_activity_at = u.last_activity_at,
+                                               title = coalesce(u.title, c.title)
+                      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[]) AS u(id, last_event_id, last_activity_at, title)
                      WHERE c.id = u.id
                     """,
-                    UpdatedConversations.ToArray(), Column(heads, h => h.LastEventId), Column(heads, h => Utc(h.LastActivityAt)));
+                    UpdatedConversations.ToArray(), Column(heads, h => h.LastEventId), Column(heads, h => Utc(h.LastActivityAt)),
+                    Column(heads, h => h.Title));
             }
 
             // A plain INSERT: a duplicate (conversation, id) throws and fails the whole transaction.
@@ -378,13 +402,25 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             if (_members.Count > 0)
             {
                 Add(batch, """
-                    INSERT INTO members (conversation_id, user_id, name, joined_at)
-                    SELECT c, u, n, j FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS m(c, u, n, j, ord)
+                    INSERT INTO members (conversation_id, user_id, name, joined_at, role, joined_event_id)
+                    SELECT c, u, n, j, r, e
+                      FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::bigint[])
+                           WITH ORDINALITY AS m(c, u, n, j, r, e, ord)
                      ORDER BY ord
                     ON CONFLICT (conversation_id, user_id) DO NOTHING
                     """,
-                    Column(_members, m => m.Conversation), Column(_members, m => m.Member.UserId),
-                    Column(_members, m => m.Member.Name), Column(_members, m => Utc(m.JoinedAt)));
+                    Column(_members, m => m.Conversation), Column(_members, m => m.Member.Member.UserId),
+                    Column(_members, m => m.Member.Member.Name), Column(_members, m => Utc(m.JoinedAt)),
+                    Column(_members, m => m.Member.Member.Role), Column(_members, m => m.Member.JoinedEventId));
+            }
+
+            if (_removedMembers.Count > 0)
+            {
+                Add(batch, """
+                    DELETE FROM members m USING unnest($1::text[], $2::text[]) AS r(conversation_id, user_id)
+                     WHERE m.conversation_id = r.conversation_id AND m.user_id = r.user_id
+                    """,
+                    Column(_removedMembers, r => r.Conversation), Column(_removedMembers, r => r.UserId));
             }
 
             if (_messages.Count > 0)
@@ -418,12 +454,18 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             if (_invites.Count > 0)
             {
                 Add(batch, """
-                    INSERT INTO invites (conversation_id, token, created_by, created_at)
-                    SELECT c, t, b, a FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS i(c, t, b, a, ord)
+                    INSERT INTO invites (conversation_id, token, created_by, created_at, expires_at, max_uses, uses, revoked)
+                    SELECT c, t, b, a, x, m, u, r
+                      FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::integer[],
+                                  $7::integer[], $8::boolean[])
+                           WITH ORDINALITY AS i(c, t, b, a, x, m, u, r, ord)
                      ORDER BY ord
+                    ON CONFLICT (conversation_id, token) DO UPDATE SET uses = excluded.uses, revoked = excluded.revoked
                     """,
                     Column(_invites, i => i.Conversation), Column(_invites, i => i.Invite.Token),
-                    Column(_invites, i => i.Invite.CreatedBy), Column(_invites, i => Utc(i.Invite.CreatedAt)));
+                    Column(_invites, i => i.Invite.CreatedBy), Column(_invites, i => Utc(i.Invite.CreatedAt)),
+                    Column(_invites, i => i.Invite.ExpiresAt is { } x ? Utc(x) : (DateTime?)null), Column(_invites, i => i.Invite.MaxUses),
+                    Column(_invites, i => i.Invite.Uses), Column(_invites, i => i.Invite.Revoked));
             }
 
             if (_keys.Count > 0)
@@ -439,6 +481,16 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                     Column(_keys, k => k.Conversation), Column(_keys, k => k.Key.UserId), Column(_keys, k => k.Key.Key),
                     Column(_keys, k => k.Key.ContentHash), Column(_keys, k => k.Key.Exchange.UserMessageId),
                     Column(_keys, k => k.Key.Exchange.AssistantMessageId), Column(_keys, k => k.Key.Exchange.EventId));
+            }
+
+            // Last: a deleted conversation's rows go, whatever this batch wrote for it.
+            if (_deleted.Count > 0)
+            {
+                // As one object: a string[] alone would be taken as the params array itself.
+                object deleted = _deleted.ToArray();
+                foreach (var table in new[] { "events", "messages", "members", "invites", "idempotency_keys" })
+                    Add(batch, $"DELETE FROM {table} WHERE conversation_id = ANY($1::text[])", deleted);
+                Add(batch, "DELETE FROM conversations WHERE id = ANY($1::text[])", deleted);
             }
 
             return update;
@@ -466,6 +518,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         {
             public ConversationInfo? Created { get; } = created;
             public long LastEventId { get; set; }
+            public string? Title { get; set; }
             public DateTimeOffset LastActivityAt { get; set; }
         }
     }

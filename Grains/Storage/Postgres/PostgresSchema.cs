@@ -96,23 +96,24 @@ internal static class PostgresSchema
         ALTER TABLE messages ADD COLUMN prompt_tokens integer, ADD COLUMN completion_tokens integer;
         """,
 
-        // 3: STAND-IN for part A's migration 3 (members.role and members.joined_event_id), so the
-        // users branch can be built and tested alone; the merge replaces this entry with A's.
-        // The trigger fills the columns as A's store writes them (owner for the creator; the id
-        // of the member.joined, i.e. the conversation's latest id in the joining commit).
+        // 3: roles, where each member's history starts, and invites with limits, as in SQLite's
+        // migration 3 (existing owners from owner_id; a member's start from their stored
+        // member.joined, else 0; invites had no limits and no uses).
         """
         ALTER TABLE members ADD COLUMN role text NOT NULL DEFAULT 'member',
                             ADD COLUMN joined_event_id bigint NOT NULL DEFAULT 0;
-        UPDATE members m SET role = 'owner' FROM conversations c WHERE c.id = m.conversation_id AND c.owner_id = m.user_id;
-        CREATE FUNCTION members_standin() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            SELECT CASE WHEN c.owner_id = NEW.user_id THEN 'owner' ELSE 'member' END,
-                   CASE WHEN c.owner_id = NEW.user_id THEN 0 ELSE c.last_event_id END
-              INTO NEW.role, NEW.joined_event_id
-              FROM conversations c WHERE c.id = NEW.conversation_id;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER members_standin BEFORE INSERT ON members FOR EACH ROW EXECUTE FUNCTION members_standin();
+        UPDATE members m SET role = 'owner' FROM conversations c
+         WHERE c.id = m.conversation_id AND m.user_id = c.owner_id;
+        UPDATE members m SET joined_event_id = coalesce((
+            SELECT max(e.id) FROM events e
+             WHERE e.conversation_id = m.conversation_id AND e.type = 'member.joined'
+               AND strpos(e.data, '"userId":' || to_json(m.user_id)::text) > 0), 0)
+         WHERE m.role = 'member';
+
+        ALTER TABLE invites ADD COLUMN expires_at timestamptz,
+                            ADD COLUMN max_uses integer,
+                            ADD COLUMN uses integer NOT NULL DEFAULT 0,
+                            ADD COLUMN revoked boolean NOT NULL DEFAULT false;
         """,
 
         // 4: the users' own data (read positions, their event log, and the list as that log

@@ -38,6 +38,53 @@ public sealed class UserStreamTests(ApiServerFixture fixture) : IClassFixture<Ap
     }
 
     [Fact]
+    public async Task The_users_stream_gets_removed_when_they_leave_are_removed_or_the_conversation_is_deleted()
+    {
+        using var ada = await _server.SignInAsync("Ada");
+        using var bob = await _server.SignInAsync("Bob");
+        var (left, removed, deleted) = (await ada.CreateConversationAsync("left"), await ada.CreateConversationAsync("removed"), await ada.CreateConversationAsync("deleted"));
+        foreach (var id in new[] { left, removed, deleted }) await ada.ShareWithAsync(id, bob);
+        await using var adas = await ada.WatchMeAsync(lastEventId: 0);
+        await using var bobs = await bob.WatchMeAsync(lastEventId: 0);
+        while (bobs.Events.Count(e => e.Type == "conversation.added") < 3) await bobs.NextAsync();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await bob.Http.DeleteAsync($"/api/conversations/{left}/members/{bob.UserId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await ada.Http.DeleteAsync($"/api/conversations/{removed}/members/{bob.UserId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await ada.Http.DeleteAsync($"/api/conversations/{deleted}")).StatusCode);
+
+        var reasons = new Dictionary<string, string>();
+        while (reasons.Count < 3)
+        {
+            var e = await bobs.ReadUntilAsync(e => e.Type == "conversation.removed");
+            reasons[Str(e, "id")] = Str(e, "reason");
+        }
+        Assert.Equal(new Dictionary<string, string> { [left] = "left", [removed] = "removed", [deleted] = "deleted" }, reasons);
+        // The owner who deletes is told too.
+        var ownDelete = await adas.ReadUntilAsync(e => e.Type == "conversation.removed");
+        Assert.Equal((deleted, "deleted"), (Str(ownDelete, "id"), Str(ownDelete, "reason")));
+        Assert.Empty(await bob.ListAsync());
+        Assert.Equal(2, (await ada.ListAsync()).Length);
+    }
+
+    [Fact]
+    public async Task A_rename_by_another_member_reaches_the_owners_stream_as_an_update()
+    {
+        using var ada = await _server.SignInAsync("Ada");
+        using var bob = await _server.SignInAsync("Bob");
+        var id = await ada.CreateConversationAsync("before");
+        await ada.ShareWithAsync(id, bob);
+        await using var adas = await ada.WatchMeAsync(lastEventId: 0);
+        await adas.ReadUntilAsync(e => e.Type == "conversation.added");
+
+        var rename = await bob.Http.PatchAsync($"/api/conversations/{id}", JsonContent.Create(new { title = "after" }));
+        Assert.Equal(HttpStatusCode.OK, rename.StatusCode);
+
+        var update = await adas.ReadUntilAsync(e => e.Type == "conversation.updated" && Str(e, "title") == "after");
+        Assert.Equal(("owner", id), (Str(update, "role"), Str(update, "id")));
+        Assert.Equal("after", (await ada.ItemAsync(id)).GetProperty("title").GetString());
+    }
+
+    [Fact]
     public async Task The_users_stream_resumes_from_Last_Event_ID_with_no_gap_or_duplicate_also_for_EventSource()
     {
         using var ada = await _server.SignInAsync("Ada");

@@ -11,7 +11,7 @@ public sealed class ConversationStateTests
     [Fact]
     public void A_streaming_reply_reads_as_the_concatenation_of_its_deltas_and_is_stored_whole_when_it_completes()
     {
-        var state = ConversationState.New(new ConversationInfo("c", "Title", "ada", Now), new Member("ada", "Ada"));
+        var state = ConversationState.New(new ConversationInfo("c", "Title", "ada", Now), new Caller("ada", "Ada"));
         state.AddMessage(new Message("p", Roles.User, "ada", "Ada", "Hello?", MessageStatus.Complete, null, Now));
         state.AddMessage(new Message("r", Roles.Assistant, "assistant", "Assistant", "", MessageStatus.Queued, "p", Now));
         state.TakeCommit(Now, 10_000);

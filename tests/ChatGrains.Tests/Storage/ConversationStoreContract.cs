@@ -8,7 +8,7 @@ namespace ChatGrains.Tests.Storage;
 /// store by a thin subclass, so SQLite and PostgreSQL are held to the same behaviour.
 /// Each test starts with an empty store.
 /// </summary>
-public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
+public abstract partial class ConversationStoreContract<TStore> : IAsyncLifetime
     where TStore : IConversationStore, IAsyncDisposable
 {
     // An offset and a sub-millisecond part on purpose: times must come back as the same instant.
@@ -16,6 +16,9 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
     private static readonly DateTimeOffset T0 = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_560);
 
     private TStore _store = default!;
+
+    private static StoredMember Joined(string userId, string name, long joinedEventId = 0) =>
+        new(new Member(userId, name, MemberRoles.Member), joinedEventId);
 
     /// <summary>
     /// Opens and initializes a store on this test's storage. Called again after the first store
@@ -53,7 +56,7 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
         var commit = Create("c1", lastEventId: 3) with
         {
             Events = [Event(1), Event(2), Event(3)],
-            Members = [new Member("alice", "Alice"), new Member("bob", "Bob")],
+            Members = [Joined("alice", "Alice"), Joined("bob", "Bob")],
             Messages = [new StoredMessage(reply, 3, 0), new StoredMessage(prompt, 2, 0)],
             Invites = [new Invite("tok", "alice", T0)],
             IdempotencyKeys = [new IdempotencyRecord("alice", "k1", "hash", new PostReceiptIds("m1", "m2", 2))],
@@ -64,7 +67,7 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
 
         Assert.NotNull(stored);
         Assert.Equal(new ConversationInfo("c1", "Title c1", "alice", T0), stored.Info);
-        Assert.Equal([new Member("alice", "Alice"), new Member("bob", "Bob")], stored.Members);
+        Assert.Equal([Joined("alice", "Alice"), Joined("bob", "Bob")], stored.Members);
         Assert.Equal([new StoredMessage(prompt, 2, 0), new StoredMessage(reply, 3, 0)], stored.Messages);
         Assert.Equal([new Invite("tok", "alice", T0)], stored.Invites);
         Assert.Equal(commit.IdempotencyKeys, stored.IdempotencyKeys);
@@ -187,9 +190,9 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
     [Fact]
     public async Task Listing_shows_only_the_users_conversations_most_recent_activity_first()
     {
-        await _store.CommitAsync(Create("old", lastEventId: 0) with { Members = [new Member("alice", "Alice")] });
-        await _store.CommitAsync(Create("new", lastEventId: 0) with { Members = [new Member("alice", "Alice")], LastActivityAt = T0.AddHours(1) });
-        await _store.CommitAsync(Create("bobs", lastEventId: 0) with { Members = [new Member("bob", "Bob")], LastActivityAt = T0.AddHours(2) });
+        await _store.CommitAsync(Create("old", lastEventId: 0) with { Members = [Joined("alice", "Alice")] });
+        await _store.CommitAsync(Create("new", lastEventId: 0) with { Members = [Joined("alice", "Alice")], LastActivityAt = T0.AddHours(1) });
+        await _store.CommitAsync(Create("bobs", lastEventId: 0) with { Members = [Joined("bob", "Bob")], LastActivityAt = T0.AddHours(2) });
         // Activity in "old" after "new" was created moves it back to the top.
         await _store.CommitAsync(Next("old", lastEventId: 1) with { Events = [Event(1)], LastActivityAt = T0.AddHours(3) });
 
@@ -203,7 +206,7 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
     [Fact]
     public async Task A_new_store_on_the_same_storage_sees_everything_committed_before_shutdown()
     {
-        await _store.CommitAsync(Create("c1", lastEventId: 2) with { Events = [Event(1), Event(2)], Members = [new Member("alice", "Alice")] });
+        await _store.CommitAsync(Create("c1", lastEventId: 2) with { Events = [Event(1), Event(2)], Members = [Joined("alice", "Alice")] });
         await _store.DisposeAsync();
 
         _store = await OpenStoreAsync();
@@ -216,7 +219,7 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
     [Fact]
     public async Task Commits_queued_back_to_back_land_as_if_written_one_by_one()
     {
-        await _store.CommitAsync(Create("c1", lastEventId: 0) with { Members = [new Member("alice", "Alice")] });
+        await _store.CommitAsync(Create("c1", lastEventId: 0) with { Members = [Joined("alice", "Alice")] });
         var reply = new Message("m2", Roles.Assistant, "bot", "Bot", "", MessageStatus.Streaming, "m1", T0);
         var done = reply with { Content = "Hi", Status = MessageStatus.Complete };
 
@@ -229,13 +232,13 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
             _store.CommitAsync(Next("c1", lastEventId: 5001) with
             {
                 Events = [Event(5001)],
-                Members = [new Member("bob", "Bob")],
+                Members = [Joined("bob", "Bob")],
                 Messages = [new StoredMessage(reply, 5001, 0), new StoredMessage(UserMessage("m1", "hello"), 1, 0)],
             }),
             _store.CommitAsync(Next("c1", lastEventId: 5002) with
             {
                 Events = [Event(5002)],
-                Members = [new Member("bob", "Bob again"), new Member("carol", "Carol")],
+                Members = [Joined("bob", "Bob again"), Joined("carol", "Carol")],
                 Messages = [new StoredMessage(done, 5001, 5002)],
             }),
             _store.CommitAsync(Next("c1", lastEventId: 5003) with { Events = [Event(5003)], LastActivityAt = T0.AddMinutes(2) }),
@@ -244,7 +247,7 @@ public abstract class ConversationStoreContract<TStore> : IAsyncLifetime
         await Task.WhenAll(commits);
 
         var c1 = await _store.LoadAsync("c1");
-        Assert.Equal([new Member("alice", "Alice"), new Member("bob", "Bob"), new Member("carol", "Carol")], c1!.Members);
+        Assert.Equal([Joined("alice", "Alice"), Joined("bob", "Bob"), Joined("carol", "Carol")], c1!.Members);
         Assert.Equal([new StoredMessage(UserMessage("m1", "hello"), 1, 0), new StoredMessage(done, 5001, 5002)], c1.Messages);
         Assert.Equal(5003, c1.LastEventId);
         Assert.Equal(T0.AddMinutes(2), c1.LastActivityAt);

@@ -41,4 +41,18 @@ public sealed class PostgresConversationStoreTests : ConversationStoreContract<P
 
     protected override bool IsDuplicateKey(DbException error) =>
         error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+    protected override async Task<long> RowsOfAsync(string conversationId)
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT (SELECT count(*) FROM conversations WHERE id = $1)
+                 + (SELECT count(*) FROM members WHERE conversation_id = $1) + (SELECT count(*) FROM messages WHERE conversation_id = $1)
+                 + (SELECT count(*) FROM events WHERE conversation_id = $1) + (SELECT count(*) FROM invites WHERE conversation_id = $1)
+                 + (SELECT count(*) FROM idempotency_keys WHERE conversation_id = $1)
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 }

@@ -36,6 +36,21 @@ public sealed class SqliteConversationStoreTests : ConversationStoreContract<Sql
     protected override bool IsDuplicateKey(DbException error) =>
         error is SqliteException { SqliteExtendedErrorCode: 1555 }; // SQLITE_CONSTRAINT_PRIMARYKEY
 
+    protected override async Task<long> RowsOfAsync(string conversationId)
+    {
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(_directory, "nested", "chat.db")}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT (SELECT count(*) FROM conversations WHERE id = $c)
+                 + (SELECT count(*) FROM members WHERE conversation_id = $c) + (SELECT count(*) FROM messages WHERE conversation_id = $c)
+                 + (SELECT count(*) FROM events WHERE conversation_id = $c) + (SELECT count(*) FROM invites WHERE conversation_id = $c)
+                 + (SELECT count(*) FROM idempotency_keys WHERE conversation_id = $c)
+            """;
+        command.Parameters.AddWithValue("$c", conversationId);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

@@ -110,17 +110,16 @@ public abstract class UserStoreContract : IAsyncLifetime
         var prompt1 = new Message("m1", Roles.User, "alice", "Alice", "hi", MessageStatus.Complete, null, T0);
         var reply1 = new Message("m2", Roles.Assistant, "assistant", "Assistant", "hello", MessageStatus.Complete, "m1", T0);
         await Conversations.CommitAsync(new ConversationCommit(id, new ConversationInfo(id, $"Title {id}", "alice", T0),
-            [Event(1), Event(2)], [Member("alice", "Alice")], [new(prompt1, 1, 2), new(reply1, 2, 2)], [], [], 2, T0.AddMinutes(1)));
+            [Event(1), Event(2)], [Member("alice", "Alice", MemberRoles.Owner, 0)], [new(prompt1, 1, 2), new(reply1, 2, 2)], [], [], 2, T0.AddMinutes(1)));
         await Conversations.CommitAsync(new ConversationCommit(id, null,
-            [new ConversationEvent(3, EventTypes.MemberJoined, """{"userId":"bob","name":"Bob"}""")], [Member("bob", "Bob")], [], [], [], 3, T0.AddMinutes(2)));
+            [new ConversationEvent(3, EventTypes.MemberJoined, """{"userId":"bob","name":"Bob"}""")], [Member("bob", "Bob", MemberRoles.Member, 3)], [], [], [], 3, T0.AddMinutes(2)));
         var prompt2 = prompt1 with { Id = "m3" };
         var reply2 = reply1 with { Id = "m4", ReplyTo = "m3" };
         await Conversations.CommitAsync(new ConversationCommit(id, null,
             [Event(4), Event(5)], [], [new(prompt2, 4, 4), new(reply2, 5, 5)], [], [], 5, T0.AddMinutes(3)));
     }
 
-    /// <summary>The one place a member is built (the record gains a role with the people work).</summary>
-    private static Member Member(string userId, string name) => new(userId, name);
+    private static StoredMember Member(string userId, string name, string role, long joinedEventId) => new(new(userId, name, role), joinedEventId);
 
     private static ConversationEvent Event(long id) => new(id, UserEventTypes.ConversationUpdated, $$"""{"n":{{id}}}""");
 }
