@@ -47,11 +47,14 @@ public sealed record StoredUserLog(IReadOnlyList<ConversationListItem> Listed, l
 /// <summary>
 /// One atomic change of a user's log. <see cref="Listed"/> rows are upserted, <see cref="Unlisted"/>
 /// deleted (with their read positions, once the user is no longer a member). Events before
-/// <see cref="PruneEventsBefore"/> may be deleted (retention).
+/// <see cref="PruneEventsBefore"/> may be deleted (retention). <see cref="Deleted"/>: conversations
+/// that no longer exist, whose title is blanked in the user's stored events (a deleted
+/// conversation's data is gone; the events keep their ids, so replay has no gap).
 /// </summary>
 public sealed record UserCommit(
     string UserId,
     IReadOnlyList<ConversationEvent> Events,
     IReadOnlyList<ConversationListItem> Listed,
     IReadOnlyList<string> Unlisted,
-    long PruneEventsBefore = 0);
+    long PruneEventsBefore = 0,
+    IReadOnlyList<string>? Deleted = null);

@@ -100,6 +100,16 @@ public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore, IA
                 delete.Parameters.AddWithValue("$c", conversationId);
                 delete.ExecuteNonQuery();
             }
+            foreach (var conversationId in commit.Deleted ?? [])
+            {
+                using var redact = Command(transaction, """
+                    UPDATE user_events SET data = json_set(data, '$.title', '')
+                     WHERE user_id = $u AND type <> 'conversation.removed' AND json_extract(data, '$.id') = $c
+                    """);
+                redact.Parameters.AddWithValue("$u", commit.UserId);
+                redact.Parameters.AddWithValue("$c", conversationId);
+                redact.ExecuteNonQuery();
+            }
             if (commit.PruneEventsBefore > 0)
             {
                 using var prune = Command(transaction, "DELETE FROM user_events WHERE user_id = $u AND id < $before");

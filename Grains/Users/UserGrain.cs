@@ -19,7 +19,8 @@ public sealed partial class UserGrain(IUserStore store, IOptions<UserOptions> op
 {
     private const int MaxPage = 1000;
     private readonly UserOptions _options = options.Value;
-    private readonly RecentEvents _recent = new(256);
+    private const int RecentCapacity = 256;
+    private RecentEvents _recent = new(RecentCapacity);
     private UserList _list = null!;
     private IAsyncStream<ConversationEvent> _stream = null!;
     private long _lastEventId;
@@ -108,7 +109,8 @@ public sealed partial class UserGrain(IUserStore store, IOptions<UserOptions> op
             var commit = new UserCommit(Id, events,
                 [.. changes.Where(c => c.Item is not null).Select(c => c.Item!)],
                 [.. changes.Where(c => c.Item is null).Select(c => c.ConversationId)],
-                keepFrom > _firstStoredEventId ? keepFrom : 0);
+                keepFrom > _firstStoredEventId ? keepFrom : 0,
+                [.. changes.Where(c => c.Reason == RemovalReasons.Deleted).Select(c => c.ConversationId)]);
             try
             {
                 await store.CommitAsync(commit);
@@ -121,6 +123,8 @@ public sealed partial class UserGrain(IUserStore store, IOptions<UserOptions> op
             }
             _lastEventId = last;
             _firstStoredEventId = Math.Max(_firstStoredEventId, keepFrom);
+            // The stored events of a deleted conversation lost its title: replay them from there.
+            if (commit.Deleted is { Count: > 0 }) _recent = new RecentEvents(RecentCapacity);
             foreach (var e in events) _recent.Add(e);
             try
             {

@@ -92,6 +92,14 @@ public sealed class PostgresUserStore(PostgresStoreOptions options) : IUserStore
                 Add(batch, "DELETE FROM user_list WHERE user_id = $1 AND conversation_id = ANY($2::text[])", user, ids);
                 Add(batch, "DELETE FROM read_positions WHERE user_id = $1 AND conversation_id = ANY($2::text[])", user, ids);
             }
+            if (commit.Deleted is { Count: > 0 } deleted)
+            {
+                // jsonb reorders the keys of the events it rewrites: clients read them by name.
+                Add(batch, """
+                    UPDATE user_events SET data = jsonb_set(data::jsonb, '{title}', '""')::text
+                     WHERE user_id = $1 AND type <> 'conversation.removed' AND data::jsonb ->> 'id' = ANY($2::text[])
+                    """, user, deleted.ToArray());
+            }
             if (commit.PruneEventsBefore > 0)
                 Add(batch, "DELETE FROM user_events WHERE user_id = $1 AND id < $2", user, commit.PruneEventsBefore);
             if (batch.BatchCommands.Count == 0) return 0;

@@ -64,6 +64,13 @@ public sealed class UserStreamTests(ApiServerFixture fixture) : IClassFixture<Ap
         Assert.Equal((deleted, "deleted"), (Str(ownDelete, "id"), Str(ownDelete, "reason")));
         Assert.Empty(await bob.ListAsync());
         Assert.Equal(2, (await ada.ListAsync()).Length);
+
+        // Replayed later, the deleted conversation's events no longer carry its title; the ids are all there.
+        await using var replay = await bob.WatchMeAsync(lastEventId: 0);
+        while (replay.Events.Count < bobs.Events.Count) await replay.NextAsync();
+        Assert.Equal(bobs.Events.Select(e => e.Id), replay.Events.Select(e => e.Id));
+        Assert.All(replay.Events.Where(e => e.Type != "conversation.removed" && Str(e, "id") == deleted), e => Assert.Equal("", Str(e, "title")));
+        Assert.Contains(replay.Events, e => e.Type == "conversation.added" && Str(e, "id") == left && Str(e, "title") == "left");
     }
 
     [Fact]

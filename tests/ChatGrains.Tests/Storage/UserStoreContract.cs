@@ -92,6 +92,26 @@ public abstract class UserStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_deleted_conversations_title_is_blanked_in_the_users_stored_events_which_keep_their_ids()
+    {
+        var a = new ConversationListItem("a", "Secret plans", "alice", T0, T0, "owner", 0, 0);
+        var b = a with { Id = "b", Title = "Kept" };
+        ConversationEvent Added(long id, ConversationListItem item) =>
+            new(id, UserEventTypes.ConversationAdded, System.Text.Json.JsonSerializer.Serialize(item, ChatJson.Wire.ConversationListItem));
+        await Users.CommitAsync(new UserCommit("alice", [Added(1, a), Added(2, b)], [a, b], []));
+        var removed = new ConversationEvent(3, UserEventTypes.ConversationRemoved, """{"id":"a","reason":"deleted"}""");
+        await Users.CommitAsync(new UserCommit("alice", [removed], [], ["a"], Deleted: ["a"]));
+
+        var events = await Users.ReadEventsAsync("alice", 0, 10);
+        Assert.Equal([1L, 2L, 3L], events.Select(e => e.Id));
+        Assert.DoesNotContain(events, e => e.Data.Contains("Secret"));
+        var blanked = System.Text.Json.JsonSerializer.Deserialize(events[0].Data, ChatJson.Wire.ConversationListItem)!;
+        Assert.Equal(a with { Title = "" }, blanked);
+        Assert.Contains("Kept", events[1].Data);
+        Assert.Equal(removed.Data, events[2].Data);
+    }
+
+    [Fact]
     public async Task Pruned_events_are_gone_and_the_log_says_where_it_starts()
     {
         await Users.CommitAsync(new UserCommit("alice", [.. Enumerable.Range(1, 5).Select(i => Event(i))], [], []));
