@@ -17,6 +17,8 @@ namespace ChatGrains;
 [JsonSerializable(typeof(ConversationUpdatedData))]
 [JsonSerializable(typeof(ConversationDeletedData))]
 [JsonSerializable(typeof(ResetData))]
+[JsonSerializable(typeof(PresenceData))]
+[JsonSerializable(typeof(TypingData))]
 [JsonSerializable(typeof(ConversationSnapshot))]
 [JsonSerializable(typeof(ConversationSummary))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
