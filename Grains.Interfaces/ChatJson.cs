@@ -24,6 +24,9 @@ namespace ChatGrains;
 [JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
 [JsonSerializable(typeof(InviteInfo))]
 [JsonSerializable(typeof(IReadOnlyList<InviteInfo>))]
+[JsonSerializable(typeof(ConversationListItem))]
+[JsonSerializable(typeof(IReadOnlyList<ConversationListItem>))]
+[JsonSerializable(typeof(ConversationRemovedData))]
 public sealed partial class ChatJson : JsonSerializerContext
 {
     /// <summary>

@@ -172,6 +172,7 @@ public static class ApiHosting
         app.MapMessagesApi();
         app.MapEventsApi();
         app.MapPresenceApi();
+        app.MapMeApi();
         return app;
     }
 

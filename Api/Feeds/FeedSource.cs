@@ -33,5 +33,9 @@ public sealed class FeedSource
             ConversationId = conversationId,
         };
 
+    /// <summary>A user's own log: their list's changes, from their user grain.</summary>
+    public static FeedSource User(string userId) =>
+        new($"user/{userId}", UserStreams.For(userId), g => g.GetGrain<IUserGrain>(userId));
+
     public override string ToString() => Key;
 }
