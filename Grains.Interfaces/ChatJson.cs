@@ -18,11 +18,16 @@ namespace ChatGrains;
 [JsonSerializable(typeof(ConversationDeletedData))]
 [JsonSerializable(typeof(ConversationHeadData))]
 [JsonSerializable(typeof(ResetData))]
+[JsonSerializable(typeof(PresenceData))]
+[JsonSerializable(typeof(TypingData))]
 [JsonSerializable(typeof(ConversationSnapshot))]
 [JsonSerializable(typeof(ConversationSummary))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
 [JsonSerializable(typeof(InviteInfo))]
 [JsonSerializable(typeof(IReadOnlyList<InviteInfo>))]
+[JsonSerializable(typeof(ConversationListItem))]
+[JsonSerializable(typeof(IReadOnlyList<ConversationListItem>))]
+[JsonSerializable(typeof(ConversationRemovedData))]
 public sealed partial class ChatJson : JsonSerializerContext
 {
     /// <summary>

@@ -1,6 +1,7 @@
 using ChatGrains.Conversation;
 using ChatGrains.Generation;
 using ChatGrains.Storage;
+using ChatGrains.Users;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -99,10 +100,16 @@ public static class SiloHosting
         services.AddReplyGenerator(config.GetSection(GeneratorOptions.SectionName));
         services.AddSingleton<ReplyDrain>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
+        services.AddOptions<UserOptions>().Bind(config.GetSection(UserOptions.SectionName))
+            .Validate(o => o.UpdateInterval > TimeSpan.Zero && o.ReconcilePeriod > TimeSpan.Zero && o.RetainedEvents >= 1000,
+                "Users: UpdateInterval and ReconcilePeriod must be positive, RetainedEvents at least 1000.")
+            .ValidateOnStart();
         Func<IServiceProvider, IConversationStore> store;
+        Func<IServiceProvider, IUserStore> userStore;
         if (cluster.Postgres is { } postgres)
         {
             store = _ => new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = postgres });
+            userStore = _ => new PostgresUserStore(new PostgresStoreOptions { ConnectionString = postgres });
         }
         else
         {
@@ -111,8 +118,11 @@ public static class SiloHosting
                 .Validate(o => Enum.IsDefined(o.Synchronous), "Storage:Sqlite:Synchronous must be Full, Extra or Normal.")
                 .ValidateOnStart();
             store = sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
+            userStore = sp => new SqliteUserStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
         }
         services.AddSingleton<IConversationStore>(sp => new WireSafeStore(store(sp), sp.GetRequiredService<ILogger<WireSafeStore>>()));
+        // The user store's tables come with the conversation store's migrations (StoreInitializer).
+        services.AddSingleton<IUserStore>(sp => new WireSafeUserStore(userStore(sp), sp.GetRequiredService<ILogger<WireSafeUserStore>>()));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
         return builder;
     }

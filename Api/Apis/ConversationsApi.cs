@@ -43,8 +43,9 @@ public static class ConversationsApi
         return TypedResults.Created($"/api/conversations/{id}", snapshot);
     }
 
-    private static async Task<Ok<IReadOnlyList<ConversationSummary>>> List(HttpContext http, IGrainFactory grains) =>
-        TypedResults.Ok(await grains.GetGrain<IConversationDirectoryGrain>(0).ListAsync(http.User.ToCaller().UserId));
+    /// <summary>The caller's list, from their user grain: with their role, unread count and read position.</summary>
+    private static async Task<Ok<IReadOnlyList<ConversationListItem>>> List(HttpContext http, IGrainFactory grains) =>
+        TypedResults.Ok(await grains.GetGrain<IUserGrain>(http.User.ToCaller().UserId).ListAsync());
 
     private static async Task<Ok<ConversationSnapshot>> Get(string id, HttpContext http, IGrainFactory grains) =>
         TypedResults.Ok(await grains.GetGrain<IConversationGrain>(id).GetSnapshotAsync(http.User.ToCaller().UserId));

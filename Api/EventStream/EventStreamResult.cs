@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using ChatGrains.Api.Feeds;
+using ChatGrains.Api.Presence;
 using Microsoft.Extensions.Options;
 
 namespace ChatGrains.Api.EventStream;
@@ -79,17 +80,26 @@ public sealed class EventStreamResult : IResult
         var attachment = lease.Feed.Attach(watcher, _after);
         metrics.WatcherAttached();
         heartbeats.Add(watcher);
+        WatcherPresence? presence = null;
         try
         {
             _position = attachment.Position;
             if (attachment.BackfillTo > _position && await ReplayFromGrainAsync(grain, body, attachment.BackfillTo, cancellation))
                 return;
+            // Replayed (a stream that ended with reset never counted): a watch stream counts its
+            // caller online from here. A POST's stream does not, and writes no presence or typing.
+            if (_endAfterMessageId is null) presence = services.GetRequiredService<PresenceReporter>().Watch(_source, http.User);
 
             var frames = watcher.Frames;
             while (true)
             {
                 while (frames.TryRead(out var frame))
                 {
+                    if (frame.IsEphemeral)
+                    {
+                        if (presence?.Admits(frame) == true) body.Write(frame.Bytes);
+                        continue;
+                    }
                     if (frame.Id != 0)
                     {
                         if (frame.Id <= _position) continue; // already sent by the replay
@@ -116,6 +126,7 @@ public sealed class EventStreamResult : IResult
         }
         finally
         {
+            presence?.Dispose();
             if (watcher.Overflowed) metrics.WatcherCutOff();
             heartbeats.Remove(watcher);
             lease.Feed.Detach(watcher);

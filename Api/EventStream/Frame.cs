@@ -42,6 +42,15 @@ public sealed class Frame
     /// <summary>Whether a stream read by <paramref name="viewerId"/> ends once this frame is written.</summary>
     public bool EndsStreamOf(string? viewerId) => EndsLog || (LeftUserId is not null && LeftUserId == viewerId);
 
+    /// <summary>
+    /// Presence and typing: no <c>id:</c> line, never replayed, written to watch streams only,
+    /// and never a stream's position.
+    /// </summary>
+    public bool IsEphemeral { get; private init; }
+
+    /// <summary>For a <c>presence</c>, the ids of the users it lists online.</summary>
+    public IReadOnlySet<string>? Online { get; private init; }
+
     /// <summary>The first line of every stream: how long a client waits before reconnecting.</summary>
     public static Frame Retry(TimeSpan interval) => new(0, Encoding.UTF8.GetBytes($"retry: {(long)interval.TotalMilliseconds}\n\n"));
 
@@ -58,6 +67,15 @@ public sealed class Frame
         return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed?.MessageId,
             left, e.Type == EventTypes.ConversationDeleted, completed?.Error == MessageCompletedData.DeletedError);
     }
+
+    /// <summary>A <c>presence</c> or <c>typing</c> (see <see cref="EphemeralEvents"/>): like <c>reset</c>, sent without an id.</summary>
+    public static Frame Ephemeral(ConversationEvent e) => new(0, Format(new SseItem<string>(e.Data, e.Type)))
+    {
+        IsEphemeral = true,
+        Online = e.Type == EphemeralEvents.Presence
+            ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.PresenceData)!.Online.Select(u => u.UserId).ToHashSet()
+            : null,
+    };
 
     /// <summary>The benchmark's timestamp (Conversation:StampEventTimes): a comment line that every client ignores.</summary>
     private static byte[] Stamp(long createdAtTicks) => Encoding.ASCII.GetBytes($": t={createdAtTicks}\n");

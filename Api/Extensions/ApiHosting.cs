@@ -1,6 +1,7 @@
 using ChatGrains.Api.Apis;
 using ChatGrains.Api.Auth;
 using ChatGrains.Api.Feeds;
+using ChatGrains.Api.Presence;
 using ChatGrains.Silo;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -74,6 +75,7 @@ public static class ApiHosting
         services.AddSingleton<FeedHub>();
         services.AddSingleton<HeartbeatScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatScheduler>());
+        services.AddPresence(config);
 
         services.AddSingleton<SigningKey>();
         services.AddSingleton<GuestTokens>();
@@ -169,6 +171,8 @@ public static class ApiHosting
         app.MapConversationsApi();
         app.MapMessagesApi();
         app.MapEventsApi();
+        app.MapPresenceApi();
+        app.MapMeApi();
         return app;
     }
 

@@ -9,16 +9,22 @@ public sealed class RateLimits
     public const string SectionName = "RateLimits";
     public const string SignIn = "sign-in";
     public const string Prompts = "prompts";
+    public const string Typing = "typing";
 
     public int SignInsPerMinute { get; set; } = 60;
     public int PromptsPerMinute { get; set; } = 120;
 
+    /// <summary>Typing notices per signed-in user (not per address: a page sends one every couple of seconds while its user types).</summary>
+    public int TypingPerMinute { get; set; } = 120;
+
     public static void Configure(RateLimiterOptions options, RateLimits limits)
     {
-        if (limits.SignInsPerMinute < 1 || limits.PromptsPerMinute < 1)
-            throw new InvalidOperationException("RateLimits:SignInsPerMinute and RateLimits:PromptsPerMinute must be at least 1.");
+        if (limits.SignInsPerMinute < 1 || limits.PromptsPerMinute < 1 || limits.TypingPerMinute < 1)
+            throw new InvalidOperationException("RateLimits:SignInsPerMinute, RateLimits:PromptsPerMinute and RateLimits:TypingPerMinute must be at least 1.");
         options.AddPolicy(SignIn, http => PerAddress(http, limits.SignInsPerMinute));
         options.AddPolicy(Prompts, http => PerAddress(http, limits.PromptsPerMinute));
+        options.AddPolicy(Typing, http => RateLimitPartition.GetTokenBucketLimiter(
+            "user:" + ((http.User.FindFirst("sub") ?? http.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier))?.Value ?? "unknown"), _ => Bucket(limits.TypingPerMinute)));
         options.OnRejected = async (context, cancellation) =>
         {
             var http = context.HttpContext;

@@ -25,6 +25,7 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
     private readonly Channel<ConversationEvent> _inbound = Channel.CreateUnbounded<ConversationEvent>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private Watcher[] _watchers = [];
+    private Frame? _presence;
     private long _lastId;
     private long _expectedId;
     private bool _replyInProgress;
@@ -118,6 +119,17 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
     /// </summary>
     public Attachment Attach(Watcher watcher, long? afterId)
     {
+        var attachment = AttachToLog(watcher, afterId);
+        // After what it replays from here: the latest presence this host has heard of.
+        lock (_gate)
+        {
+            if (_presence is not null) watcher.Offer(_presence);
+        }
+        return attachment;
+    }
+
+    private Attachment AttachToLog(Watcher watcher, long? afterId)
+    {
         lock (_gate)
         {
             if (_gone)
@@ -173,6 +185,11 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
                 if (!await reader.WaitToReadAsync(cancellationToken)) return;
                 while (reader.TryRead(out var e))
                 {
+                    if (EphemeralEvents.Is(e))
+                    {
+                        OfferEphemeral(e);
+                        continue;
+                    }
                     if (ReferenceEquals(e, Silence))
                     {
                         // Quiet for too long while something was expected (or for the idle check
@@ -287,6 +304,33 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
             foreach (var w in _watchers) w.Close();
             _watchers = [];
         }
+    }
+
+    /// <summary>
+    /// Presence and typing (from the presence grain, on the same stream) have no id and no place
+    /// in the log: they go straight to the watchers there are now, and are not kept for replay,
+    /// nor timed as signs of life of the log. Only the latest presence is kept, for the next
+    /// watcher to start with.
+    /// </summary>
+    private void OfferEphemeral(ConversationEvent e)
+    {
+        Frame frame;
+        try
+        {
+            frame = Frame.Ephemeral(e);
+        }
+        catch (JsonException ex)
+        {
+            logger.LogWarning(ex, "Feed {Feed} dropped a malformed {Type} event", source.Key, e.Type);
+            return;
+        }
+        Watcher[] watchers;
+        lock (_gate)
+        {
+            if (frame.Online is not null) _presence = frame;
+            watchers = _watchers;
+        }
+        foreach (var w in watchers) w.Offer(frame);
     }
 
     private void TrackReplies(ConversationEvent e)

@@ -20,12 +20,22 @@ public sealed class FeedSource
 
     public string Key { get; }
 
+    /// <summary>The conversation, when this is one's log: its watch streams count as online in it and carry presence and typing.</summary>
+    public string? ConversationId { get; private init; }
+
     public StreamId Stream { get; }
 
     public IEventLog Log(IGrainFactory grains) => _log(grains);
 
     public static FeedSource Conversation(string conversationId) =>
-        new($"conversation/{conversationId}", ConversationStreams.For(conversationId), g => g.GetGrain<IConversationGrain>(conversationId));
+        new($"conversation/{conversationId}", ConversationStreams.For(conversationId), g => g.GetGrain<IConversationGrain>(conversationId))
+        {
+            ConversationId = conversationId,
+        };
+
+    /// <summary>A user's own log: their list's changes, from their user grain.</summary>
+    public static FeedSource User(string userId) =>
+        new($"user/{userId}", UserStreams.For(userId), g => g.GetGrain<IUserGrain>(userId));
 
     public override string ToString() => Key;
 }

@@ -361,6 +361,7 @@ public sealed partial class ConversationGrain(
         {
             LogPublishFailed(ex, commit.Events[0].Id);
         }
+        MemberNotifications.AfterCommit(GrainFactory, Id, commit.Created?.OwnerId, commit.Events, _state.Members.Select(m => m.UserId));
     }
 
     private void EndActiveReply()

@@ -104,10 +104,36 @@ internal static class SqliteSchema
         ALTER TABLE invites ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
         """,
 
-        // 4: STAND-IN for the users branch's migration 4 (read positions, the user's own log),
-        // which is not in main yet; the merge replaces this entry with it. Empty here so that
-        // the tree's migration keeps its number, 5.
-        "",
+        // 4: the users' own data (read positions, their event log, and the list as that log
+        // described it), and an index for counting a conversation's messages after a read position.
+        """
+        CREATE TABLE read_positions (
+            user_id            TEXT NOT NULL,
+            conversation_id    TEXT NOT NULL,
+            last_read_event_id INTEGER NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        ) STRICT, WITHOUT ROWID;
+
+        -- The primary key is the final guard that a user's event id is never used twice.
+        CREATE TABLE user_events (
+            user_id TEXT NOT NULL,
+            id      INTEGER NOT NULL,
+            type    TEXT NOT NULL,
+            data    TEXT NOT NULL,
+            PRIMARY KEY (user_id, id)
+        ) STRICT, WITHOUT ROWID;
+
+        -- item: the list item's JSON as the user's latest event about it carried it.
+        CREATE TABLE user_list (
+            user_id         TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            item            TEXT NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        ) STRICT;
+
+        CREATE INDEX messages_by_event ON messages (conversation_id, created_event_id);
+        CREATE INDEX messages_by_author ON messages (conversation_id, author_id, created_event_id);
+        """,
 
         // 5: messages as a tree. Existing conversations were one thread: an assistant message
         // follows the prompt it replies to, a prompt follows the message stored before it, and

@@ -116,10 +116,37 @@ internal static class PostgresSchema
                             ADD COLUMN revoked boolean NOT NULL DEFAULT false;
         """,
 
-        // 4: STAND-IN for the users branch's migration 4 (read positions, the user's own log),
-        // which is not in main yet; the merge replaces this entry with it. Empty here so that
-        // the tree's migration keeps its number, 5.
-        "",
+        // 4: the users' own data (read positions, their event log, and the list as that log
+        // described it), and indexes for counting a conversation's messages after a read position.
+        """
+        CREATE TABLE read_positions (
+            user_id            text COLLATE "C" NOT NULL,
+            conversation_id    text COLLATE "C" NOT NULL,
+            last_read_event_id bigint NOT NULL,
+            PRIMARY KEY (user_id, conversation_id)
+        );
+
+        -- The primary key is the final guard that a user's event id is never used twice.
+        CREATE TABLE user_events (
+            user_id text COLLATE "C" NOT NULL,
+            id      bigint NOT NULL,
+            type    text NOT NULL,
+            data    text NOT NULL,
+            PRIMARY KEY (user_id, id)
+        );
+
+        -- item: the list item's JSON as the user's latest event about it carried it.
+        CREATE TABLE user_list (
+            user_id         text COLLATE "C" NOT NULL,
+            conversation_id text COLLATE "C" NOT NULL,
+            item            text NOT NULL,
+            seq             bigint GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (user_id, conversation_id)
+        );
+
+        CREATE INDEX messages_by_event ON messages (conversation_id, created_event_id);
+        CREATE INDEX messages_by_author ON messages (conversation_id, author_id, created_event_id);
+        """,
 
         // 5: messages as a tree, as in SQLite's migration 5 (an assistant message follows the
         // prompt it replies to, a prompt the message stored before it; the head is the last

@@ -12,14 +12,21 @@ public sealed record Received(long? Id, string Type, JsonElement Data)
     public override string ToString() => $"{Id}:{Type}:{Data}";
 }
 
-/// <summary>Reads an event stream response with the real SSE parser of System.Net.ServerSentEvents.</summary>
+/// <summary>
+/// Reads an event stream response with the real SSE parser of System.Net.ServerSentEvents.
+/// <see cref="Events"/> holds the conversation's events (and <c>reset</c>); the ephemeral
+/// <c>presence</c> and <c>typing</c> go to <see cref="Ephemeral"/>, and <see cref="NextAsync"/>
+/// returns them only from a reader opened with <c>ephemeral: true</c>.
+/// </summary>
 public sealed class EventStreamReader : IAsyncDisposable
 {
     private readonly CancellationTokenSource _timeout = new();
     private readonly IAsyncEnumerator<SseItem<string>> _items;
+    private readonly bool _returnsEphemeral;
 
-    private EventStreamReader(HttpResponseMessage response, Stream body)
+    private EventStreamReader(HttpResponseMessage response, Stream body, bool returnsEphemeral)
     {
+        _returnsEphemeral = returnsEphemeral;
         Response = response;
         Parser = SseParser.Create(body);
         _items = Parser.EnumerateAsync(_timeout.Token).GetAsyncEnumerator(_timeout.Token);
@@ -28,9 +35,10 @@ public sealed class EventStreamReader : IAsyncDisposable
     public HttpResponseMessage Response { get; }
     public SseParser<string> Parser { get; }
     public List<Received> Events { get; } = [];
+    public List<Received> Ephemeral { get; } = [];
     public bool Ended { get; private set; }
 
-    public static async Task<EventStreamReader> OpenAsync(HttpClient client, HttpRequestMessage request)
+    public static async Task<EventStreamReader> OpenAsync(HttpClient client, HttpRequestMessage request, bool ephemeral = false)
     {
         var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         if (response.Content.Headers.ContentType?.MediaType != "text/event-stream")
@@ -38,7 +46,7 @@ public sealed class EventStreamReader : IAsyncDisposable
             var body = await response.Content.ReadAsStringAsync();
             throw new InvalidOperationException($"Expected an event stream, got {(int)response.StatusCode}: {body}");
         }
-        return new EventStreamReader(response, await response.Content.ReadAsStreamAsync());
+        return new EventStreamReader(response, await response.Content.ReadAsStreamAsync(), ephemeral);
     }
 
     /// <summary>The next event, or null when the server ended the stream.</summary>
@@ -46,23 +54,34 @@ public sealed class EventStreamReader : IAsyncDisposable
     {
         if (Ended) return null;
         _timeout.CancelAfter(timeout ?? TimeSpan.FromSeconds(20));
-        try
+        while (true)
         {
-            if (!await _items.MoveNextAsync())
+            try
             {
-                Ended = true;
-                return null;
+                if (!await _items.MoveNextAsync())
+                {
+                    Ended = true;
+                    return null;
+                }
             }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"No event within {timeout ?? TimeSpan.FromSeconds(20)}; received so far: {Events.Count}.");
+            }
+            var item = _items.Current;
+            var e = new Received(item.EventId is { } id ? long.Parse(id) : null, item.EventType, JsonDocument.Parse(item.Data).RootElement.Clone());
+            if (e.Type is "presence" or "typing")
+            {
+                Ephemeral.Add(e);
+                if (!_returnsEphemeral) continue;
+            }
+            else
+            {
+                Events.Add(e);
+            }
+            _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            return e;
         }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException($"No event within {timeout ?? TimeSpan.FromSeconds(20)}; received so far: {Events.Count}.");
-        }
-        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
-        var item = _items.Current;
-        var e = new Received(item.EventId is { } id ? long.Parse(id) : null, item.EventType, JsonDocument.Parse(item.Data).RootElement.Clone());
-        Events.Add(e);
-        return e;
     }
 
     /// <summary>Reads until an event matches (inclusive); fails if the stream ends first.</summary>

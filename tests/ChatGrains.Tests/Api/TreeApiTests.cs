@@ -200,7 +200,8 @@ public sealed class TreeApiTests(TreeServerFixture fixture) : IClassFixture<Tree
         await replay.NextAsync();
         Assert.Equal([(1L, "message.created"), (2L, "message.created")], replay.Events.Select(e => (e.Id!.Value, e.Type)));
         Assert.Equal(HttpStatusCode.NotFound, (await ada.Http.GetAsync($"/api/conversations/{forkId}")).StatusCode);
-        Assert.Contains((await bob.Http.GetFromJsonAsync<JsonElement[]>("/api/conversations"))!, c => c.Id() == forkId);
+        var listed = (await bob.Http.GetFromJsonAsync<JsonElement[]>("/api/conversations"))!.Single(c => c.Id() == forkId);
+        Assert.Equal(("owner", 0), (listed.GetProperty("role").GetString(), listed.GetProperty("unread").GetInt32()));
     }
 
     [Fact]

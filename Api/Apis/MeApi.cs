@@ -1,0 +1,51 @@
+using System.Text.Json;
+using ChatGrains.Api.Auth;
+using ChatGrains.Api.EventStream;
+using ChatGrains.Api.Feeds;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ChatGrains.Api.Apis;
+
+/// <summary>
+/// The caller's own state across conversations: their event stream (<c>/api/me/events</c>, the
+/// list kept live) and their read positions. Both are served by the caller's user grain.
+/// </summary>
+public static class MeApi
+{
+    public static IEndpointRouteBuilder MapMeApi(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/api/me/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken();
+        app.MapPost("/api/conversations/{id}/read", Read).RequireAuthorization();
+        return app;
+    }
+
+    /// <summary>The caller's own resumable stream: conversation.added / updated / removed.</summary>
+    private static async Task<EventStreamResult> Watch(HttpContext http, IGrainFactory grains)
+    {
+        var after = ResumePoint.From(http.Request);
+        var userId = http.User.ToCaller().UserId;
+        var head = await grains.GetGrain<IUserGrain>(userId).ReadEventsAsync(long.MaxValue, 0);
+        return after > head.LastEventId
+            ? EventStreamResult.Reset(head.LastEventId)
+            : EventStreamResult.Watch(FeedSource.User(userId), after);
+    }
+
+    /// <summary>
+    /// Moves the caller's read position forward (never back); a point past the conversation's
+    /// latest event is taken as the latest.
+    /// </summary>
+    private static async Task<NoContent> Read(string id, HttpContext http, IGrainFactory grains)
+    {
+        var body = await JsonBody.ReadAsync(http.Request, 4096);
+        if (!body.TryGetProperty("lastEventId", out var value) || value.ValueKind != JsonValueKind.Number
+            || !value.TryGetInt64(out var lastEventId) || lastEventId < 0)
+        {
+            throw JsonBody.Malformed("'lastEventId' is required and must be a non-negative integer event id.");
+        }
+        var userId = http.User.ToCaller().UserId;
+        // Checks membership (404 otherwise) and where the log stands.
+        var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(userId);
+        await grains.GetGrain<IUserGrain>(userId).MarkReadAsync(id, Math.Min(lastEventId, head.LastEventId));
+        return TypedResults.NoContent();
+    }
+}
