@@ -170,10 +170,7 @@ public sealed partial class ConversationGrain(
         var hash = ConversationState.RegenerateHash(messageId);
         if (Known(state, caller, idempotencyKey, hash) is { } known) return known;
 
-        state.Tree.RequireReply(messageId, "Only an assistant message can be regenerated.");
-        var original = state.FindMessage(messageId)!.Message;
-        if (!MessageStatus.IsFinal(original.Status))
-            throw ConversationException.Conflict("Only a finished reply can be regenerated.");
+        var original = state.FinishedReply(messageId, "regenerated");
         var reply = AddReply(state, original.ReplyTo!, Now());
         return await BeginExchangeAsync(state, caller, idempotencyKey, hash,
             new PostReceiptIds(original.ReplyTo!, reply.Message.Id, reply.CreatedEventId));
@@ -190,9 +187,7 @@ public sealed partial class ConversationGrain(
     public Task<ForkSource> GetForkSourceAsync(string userId, string messageId)
     {
         var state = MemberState(userId);
-        state.Tree.RequireReply(messageId, "A fork starts at an assistant message.");
-        if (!MessageStatus.IsFinal(state.FindMessage(messageId)!.Message.Status))
-            throw ConversationException.Conflict("A fork starts at a finished reply.");
+        state.FinishedReply(messageId, "forked");
         return Task.FromResult(new ForkSource(state.Info.Title, state.PathTo(messageId)));
     }
 

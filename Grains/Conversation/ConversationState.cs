@@ -103,6 +103,17 @@ public sealed class ConversationState
         if (announce) Emit(EventTypes.ConversationHead, new ConversationHeadData(messageId), ChatJson.Wire.ConversationHeadData);
     }
 
+    /// <summary>
+    /// The finished assistant message <paramref name="messageId"/>, to be <paramref name="done"/>
+    /// (regenerated, forked): NotFound if unknown, BadRequest for a prompt, Conflict while it is open.
+    /// </summary>
+    public Message FinishedReply(string messageId, string done)
+    {
+        Tree.RequireReply(messageId, $"Only an assistant message can be {done}.");
+        var message = FindMessage(messageId)!.Message;
+        return MessageStatus.IsFinal(message.Status) ? message : throw ConversationException.Conflict($"Only a finished reply can be {done}.");
+    }
+
     /// <summary>The messages from the first prompt down to <paramref name="messageId"/>, both included.</summary>
     public IReadOnlyList<Message> PathTo(string messageId) =>
         Tree.PathTo(messageId).Select(id => FindMessage(id)!.Message).ToList();
