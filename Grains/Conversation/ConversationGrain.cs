@@ -161,12 +161,15 @@ public sealed partial class ConversationGrain(
                 throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used with different content.");
             return Receipt(known.Exchange);
         }
+        // After validation and the key: a retry is answered as before, even over budget.
+        await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
 
         var now = Now();
         var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now));
         // While this silo drains, a new reply waits for the conversation's next home.
         var replyStatus = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
-        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", replyStatus, prompt.Message.Id, now));
+        // The poster pays for the reply, also when it waits behind someone else's.
+        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", replyStatus, prompt.Message.Id, now), caller.UserId);
         var exchange = new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId);
         if (idempotencyKey is not null) state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange));
         await CommitAndPublishAsync();

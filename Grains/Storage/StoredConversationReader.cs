@@ -5,7 +5,8 @@ namespace ChatGrains.Storage;
 /// <summary>
 /// Reads what <see cref="IConversationStore.LoadAsync"/> queries, in this order and column
 /// layout: the conversation row (title, owner, created, last event id, last activity, first
-/// stored event id), then its members (user, name, role, joined event id), messages, invites
+/// stored event id), then its members (user, name, role, joined event id), messages (with who pays
+/// for a reply last), invites
 /// (token, creator, created, expires, max uses, uses, revoked) and idempotency keys. Both stores
 /// return that layout; they differ only in how a time is kept, which <c>time</c> reads.
 /// </summary>
@@ -33,7 +34,7 @@ internal static class StoredConversationReader
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.GetString(5), NullableString(reader, 6), time(reader, 7), NullableString(reader, 8),
                 UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
-            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
+            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10), NullableString(reader, 13)));
         }
 
         await reader.NextResultAsync(cancellationToken);

@@ -36,6 +36,9 @@ public sealed partial class WireSafeUserStore(IUserStore inner, ILogger<WireSafe
     public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string userId, long afterId, int max, CancellationToken cancellationToken = default) =>
         Guard(() => inner.ReadEventsAsync(userId, afterId, max, cancellationToken), nameof(ReadEventsAsync));
 
+    public Task<Usage> ReadUsageAsync(string userId, DateOnly day, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadUsageAsync(userId, day, cancellationToken), nameof(ReadUsageAsync));
+
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 
     private async Task<T> Guard<T>(Func<Task<T>> call, string operation)
