@@ -49,7 +49,7 @@ public sealed partial class ConversationGrain(
             if (first.Message.Status == MessageStatus.Streaming || content.Length > 0)
             {
                 _state.RestoreContent(first.Message.Id, content);
-                _state.CompleteMessage(first.Message.Id, ReplyOutcome.Interrupted);
+                _state.CompleteMessage(first.Message.Id, Interrupted(first.Message.Id, content));
                 await CommitAndPublishAsync();
                 LogInterrupted(first.Message.Id);
             }
@@ -67,7 +67,7 @@ public sealed partial class ConversationGrain(
             await active.StopAsync();
             var (text, _) = active.Buffer.Take();
             if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
-            _state.CompleteMessage(active.MessageId, ReplyOutcome.Interrupted);
+            _state.CompleteMessage(active.MessageId, Interrupted(active.MessageId, _state.FindMessage(active.MessageId)!.Message.Content));
             EndActiveReply();
             try { await CommitAndPublishAsync(); }
             catch (Exception ex) { logger.LogWarning(ex, "Could not end reply {MessageId} on deactivation", active.MessageId); }
@@ -309,6 +309,16 @@ public sealed partial class ConversationGrain(
             LogPublishFailed(ex, commit.Events[0].Id);
         }
         MemberNotifications.AfterCommit(GrainFactory, Id, commit.Created?.OwnerId, commit.Events, _state.Members.Select(m => m.UserId));
+    }
+
+    /// <summary>
+    /// A reply whose generator is gone ends failed, charged with what it was shown (counted from
+    /// the same history <see cref="StartNextReply"/> gave it) and what it streamed.
+    /// </summary>
+    private ReplyOutcome Interrupted(string messageId, string streamed)
+    {
+        var history = _state!.Messages.TakeWhile(m => m.Message.Id != messageId).Select(m => m.Message).ToList();
+        return ReplyOutcome.Interrupted with { Usage = generator.CountUsage(history, streamed) };
     }
 
     private void EndActiveReply()

@@ -118,4 +118,29 @@ public sealed class BudgetSiloKillTests : IAsyncLifetime
         Assert.Equal(ConversationErrorKind.OverBudget, refused.Kind);
         Assert.Equal(receipt.AssistantMessageId, (await grain.GetSnapshotAsync(ada.UserId)).Messages[^1].Id);
     }
+
+    [Fact]
+    public async Task A_reply_interrupted_by_a_silo_kill_is_charged_with_what_it_was_shown_and_streamed()
+    {
+        var ada = BudgetGrainTests.NewCaller("Ada");
+        var id = Guid.NewGuid().ToString("N");
+        var grain = _cluster.Conversation(id);
+        await grain.CreateAsync(ada, "kill mid-reply");
+        var receipt = await grain.PostAsync(ada, "a long answer please", null);
+        await Eventually.Until(() => _cluster.LogAsync(id), l => l.Count(e => e.Type == EventTypes.MessageDelta) >= 2,
+            TimeSpan.FromSeconds(10), "the reply streams");
+
+        var address = await _cluster.Cluster.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
+        await _cluster.Cluster.KillSiloAsync(_cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(address)));
+
+        var log = await Eventually.Until(async () =>
+        {
+            try { return await _cluster.LogAsync(id); }
+            catch (Exception) { return []; } // the dead silo is still being declared dead
+        }, l => l.Any(e => e.Type == EventTypes.MessageCompleted), TimeSpan.FromSeconds(60), "the interrupted reply ends");
+        var failed = Completed(log.Single(e => e.Type == EventTypes.MessageCompleted));
+        Assert.Equal((receipt.AssistantMessageId, MessageStatus.Failed), (failed.MessageId, failed.Status));
+        Assert.True(failed.Usage is { PromptTokens: > 0, CompletionTokens: > 0 }, $"{failed.Usage}");
+        Assert.Equal((failed.Usage.PromptTokens, failed.Usage.CompletionTokens), BudgetGrainTests.Tokens(await _cluster.User(ada.UserId).GetUsageAsync()));
+    }
 }
