@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Microsoft.Extensions.Logging;
 
 namespace ChatGrains.Storage;
@@ -10,7 +9,7 @@ namespace ChatGrains.Storage;
 /// CodecNotFoundException and became a 500. This one crosses the wire and becomes a 503 with
 /// Retry-After. The cause is logged here, while it can still be read.
 /// </summary>
-public sealed partial class WireSafeStore(IConversationStore inner, ILogger<WireSafeStore> logger) : IConversationStore, IAsyncDisposable
+public sealed class WireSafeStore(IConversationStore inner, ILogger<WireSafeStore> logger) : IConversationStore, IAsyncDisposable
 {
     public Task InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
 
@@ -35,19 +34,5 @@ public sealed partial class WireSafeStore(IConversationStore inner, ILogger<Wire
 
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 
-    private async Task<T> Guard<T>(Func<Task<T>> call, string operation)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (Exception ex) when (ex is DbException or TimeoutException)
-        {
-            LogStoreFailed(ex, operation);
-            throw ConversationException.StoreUnavailable();
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The conversation store failed in {Operation}; the caller is told it is unavailable")]
-    private partial void LogStoreFailed(Exception ex, string operation);
+    private Task<T> Guard<T>(Func<Task<T>> call, string operation) => StoreFailure.Guard(call, logger, "conversation", operation);
 }

@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Microsoft.Extensions.Logging;
 
 namespace ChatGrains.Storage;
@@ -8,7 +7,7 @@ namespace ChatGrains.Storage;
 /// <see cref="ConversationErrorKind.StoreUnavailable"/> (a 503 with Retry-After), as
 /// <see cref="WireSafeStore"/> does for conversations, never as a driver exception with no codec.
 /// </summary>
-public sealed partial class WireSafeUserStore(IUserStore inner, ILogger<WireSafeUserStore> logger) : IUserStore, IAsyncDisposable
+public sealed class WireSafeUserStore(IUserStore inner, ILogger<WireSafeUserStore> logger) : IUserStore, IAsyncDisposable
 {
     public Task<IReadOnlyList<ConversationListItem>> ListAsync(string userId, CancellationToken cancellationToken = default) =>
         Guard(() => inner.ListAsync(userId, cancellationToken), nameof(ListAsync));
@@ -41,19 +40,5 @@ public sealed partial class WireSafeUserStore(IUserStore inner, ILogger<WireSafe
 
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 
-    private async Task<T> Guard<T>(Func<Task<T>> call, string operation)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (Exception ex) when (ex is DbException or TimeoutException)
-        {
-            LogStoreFailed(ex, operation);
-            throw ConversationException.StoreUnavailable();
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The user store failed in {Operation}; the caller is told it is unavailable")]
-    private partial void LogStoreFailed(Exception ex, string operation);
+    private Task<T> Guard<T>(Func<Task<T>> call, string operation) => StoreFailure.Guard(call, logger, "user", operation);
 }

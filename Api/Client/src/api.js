@@ -68,11 +68,18 @@ export class Api {
 
   conversations = () => this.request('GET', '/api/conversations');
   createConversation = (title) => this.request('POST', '/api/conversations', title ? { title } : {});
-  snapshot = (id) => this.request('GET', `/api/conversations/${encodeURIComponent(id)}`);
-  invite = (id) => this.request('POST', `/api/conversations/${encodeURIComponent(id)}/invites`);
-  join = (id, inviteToken) => this.request('POST', `/api/conversations/${encodeURIComponent(id)}/members`, { inviteToken });
-  cancel = (id, messageId) =>
-    this.request('POST', `/api/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/cancel`);
+  snapshot = (id) => this.request('GET', path(id));
+  rename = (id, title) => this.request('PATCH', path(id), { title });
+  deleteConversation = (id) => this.request('DELETE', path(id));
+  invite = (id) => this.request('POST', path(id, 'invites'));
+  invites = (id) => this.request('GET', path(id, 'invites'));
+  revokeInvite = (id, inviteToken) => this.request('DELETE', path(id, 'invites', inviteToken));
+  join = (id, inviteToken) => this.request('POST', path(id, 'members'), { inviteToken });
+  /** Leaving is removing oneself. */
+  removeMember = (id, userId) => this.request('DELETE', path(id, 'members', userId));
+  typing = (id) => this.request('POST', path(id, 'typing'));
+  read = (id, lastEventId) => this.request('POST', path(id, 'read'), { lastEventId });
+  cancel = (id, messageId) => this.request('POST', path(id, 'messages', messageId, 'cancel'));
 
   /**
    * Posts a prompt and answers once the service has it (202). The reply itself arrives on the
@@ -83,7 +90,7 @@ export class Api {
     const key = newKey();
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.request('POST', `/api/conversations/${encodeURIComponent(id)}/messages`, { content }, {
+        return await this.request('POST', path(id, 'messages'), { content }, {
           accept: 'application/json',
           'idempotency-key': key,
         });
@@ -95,15 +102,21 @@ export class Api {
     }
   }
 
-  /** Snapshot reads retry the same way: a tab that is resyncing should not give up on a blip. */
-  async snapshotWithRetry(id) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.snapshot(id);
-      } catch (error) {
-        if (error instanceof ApiError && !transient(error.status)) throw error;
-        await delay(backoff(attempt));
-      }
+  /** Reads retry the same way: a tab that is resyncing should not give up on a blip. */
+  snapshotWithRetry = (id) => withRetry(() => this.snapshot(id));
+  conversationsWithRetry = () => withRetry(() => this.conversations());
+}
+
+async function withRetry(read) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof ApiError && !transient(error.status)) throw error;
+      await delay(backoff(attempt));
     }
   }
 }
+
+/** `/api/conversations/{id}/…`, each part escaped. */
+const path = (...parts) => ['/api/conversations', ...parts.map(encodeURIComponent)].join('/');

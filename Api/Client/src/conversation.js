@@ -4,16 +4,22 @@
 // than the next one means something was missed: the caller reloads the snapshot.
 
 export class ConversationState {
-  constructor(snapshot) {
+  /** @param {string} me the signed-in user's id, to know when a `member.left` is about us */
+  constructor(snapshot, me) {
+    this.me = me;
     this.load(snapshot);
   }
 
   load(snapshot) {
     this.id = snapshot.id;
     this.title = snapshot.title;
-    this.members = snapshot.members.map((m) => ({ ...m }));
+    this.createdAt = snapshot.createdAt;
+    this.ownerId = snapshot.ownerId;
+    this.members = snapshot.members.map((m) => ({ role: m.userId === snapshot.ownerId ? 'owner' : 'member', ...m }));
     this.messages = new Map(snapshot.messages.map((m) => [m.id, { ...m }]));
     this.lastEventId = snapshot.lastEventId;
+    /** @type {null | 'left' | 'removed' | 'deleted'} why the conversation is over for us */
+    this.ended = null;
   }
 
   /** @returns {'applied' | 'duplicate' | 'gap'} */
@@ -42,11 +48,26 @@ export class ConversationState {
         break;
       }
       case 'member.joined':
-        if (!this.members.some((m) => m.userId === data.userId)) this.members.push({ userId: data.userId, name: data.name });
+        if (!this.members.some((m) => m.userId === data.userId)) this.members.push({ userId: data.userId, name: data.name, role: 'member' });
+        break;
+      case 'member.left':
+        this.members = this.members.filter((m) => m.userId !== data.userId);
+        if (data.userId === this.me) this.ended = data.by === this.me ? 'left' : 'removed';
+        break;
+      case 'conversation.updated':
+        this.title = data.title;
+        break;
+      case 'conversation.deleted':
+        this.ended = 'deleted';
         break;
     }
     this.lastEventId = id;
     return 'applied';
+  }
+
+  /** My role here: 'owner' or 'member'. */
+  get myRole() {
+    return this.members.find((m) => m.userId === this.me)?.role ?? 'member';
   }
 
   /** The reply the Stop button stops: the one streaming, else the first one waiting. */

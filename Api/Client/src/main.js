@@ -6,6 +6,8 @@
 import './styles.css';
 import { Api, ApiError, signInAsGuest } from './api.js';
 import { ConversationWatch } from './watch.js';
+import { UserStream } from './user-stream.js';
+import { Presence, renderInviteList, renderMembers, typingLine } from './people.js';
 import { renderMessage } from './render.js';
 
 const $ = (id) => document.getElementById(id);
@@ -13,7 +15,8 @@ const SessionKey = 'chatgrains.session';
 
 let session = JSON.parse(localStorage.getItem(SessionKey) ?? 'null');
 let api = null;
-let open = null; // { id, watch }
+let mine = null; // UserStream: the sidebar's list, live
+let open = null; // { id, watch, presence, ended, readTo }
 
 // ---- session -------------------------------------------------------------------------------
 
@@ -24,6 +27,7 @@ function showSignedIn() {
   $('whoami').hidden = false;
   $('whoami').textContent = `Signed in as ${session.name}`;
   $('sign-out').hidden = false;
+  watchMyConversations();
   route();
 }
 
@@ -31,6 +35,9 @@ function signOut() {
   localStorage.removeItem(SessionKey);
   session = null;
   closeConversation();
+  mine?.close();
+  mine = null;
+  $('conversation-list').replaceChildren();
   $('app').hidden = true;
   $('whoami').hidden = true;
   $('sign-out').hidden = true;
@@ -67,15 +74,37 @@ addEventListener('storage', (e) => {
 
 // ---- conversation list ---------------------------------------------------------------------
 
-async function refreshList() {
-  const conversations = await api.conversations();
-  const list = $('conversation-list');
-  list.replaceChildren(
+function watchMyConversations() {
+  mine?.close();
+  $('conversation-list').replaceChildren();
+  $('no-conversations').hidden = true;
+  mine = new UserStream(api, {
+    onLoad: renderList,
+    onEvent: (event) => {
+      renderList();
+      if (event.type === 'conversation.removed' && event.data.id === open?.id) endConversation(event.data.reason);
+      if (event.type === 'conversation.updated' && event.data.id === open?.id) readSoon();
+    },
+    onFatal: (err) => console.warn(`The list of conversations is not live: ${err.message}`),
+  });
+  mine.open();
+}
+
+/** The open conversation is being read: its unread badge stays hidden (the read it posts clears it on the service). */
+const reading = (id) => !!open && id === open.id && !open.ended && document.visibilityState === 'visible';
+
+function renderList() {
+  const conversations = mine?.list?.sorted;
+  if (!conversations) return;
+  $('conversation-list').replaceChildren(
     ...conversations.map((c) => {
       const item = document.createElement('li');
       const link = document.createElement('a');
       link.href = `#c=${encodeURIComponent(c.id)}`;
-      link.textContent = displayTitle(c);
+      link.innerHTML = '<span class="title"></span><span class="unread"><span class="count"></span><span class="visually-hidden"> unread</span></span>';
+      link.querySelector('.title').textContent = displayTitle(c);
+      link.querySelector('.count').textContent = String(c.unread ?? 0);
+      link.querySelector('.unread').hidden = !(c.unread > 0) || reading(c.id);
       if (c.id === open?.id) link.setAttribute('aria-current', 'page');
       item.append(link);
       return item;
@@ -114,7 +143,7 @@ async function route() {
   if (id && id !== open?.id) openConversation(id);
   if (!id) closeConversation();
   document.body.classList.toggle('conversation-open', !!id);
-  refreshList().catch(() => {});
+  renderList();
 }
 
 addEventListener('hashchange', route);
@@ -123,10 +152,13 @@ addEventListener('hashchange', route);
 
 function closeConversation() {
   open?.watch.close();
+  open?.presence.clear();
   open = null;
   $('conversation').hidden = true;
+  $('conversation').classList.remove('ended');
   $('nothing-open').hidden = false;
   showInvitePanel(false);
+  showSettings(false);
 }
 
 function openConversation(id) {
@@ -136,45 +168,95 @@ function openConversation(id) {
   $('conversation-error').hidden = true;
   $('messages').replaceChildren();
   $('conversation-title').textContent = '';
-  $('members').textContent = '';
+  $('members').replaceChildren();
+  $('typing').textContent = '';
   showConnection('connecting');
+  const presence = new Presence(() => renderPeople());
   const watch = new ConversationWatch(api, id, {
     onLoad: renderAll,
     onEvent: (event) => renderEvent(watch.state, event),
+    onEphemeral: (event) => presence.apply(event),
+    onEnded: endConversation,
     onStatus: showConnection,
-    onFatal: (err) =>
-      showConversationError(err.status === 404 ? 'This conversation does not exist, or you are not a member.' : err.message),
+    onFatal: (err) => {
+      if (open?.watch !== watch || open.ended) return;
+      showConversationError(err.status === 404 ? NotAMember : err.message);
+    },
   });
-  open = { id, watch };
+  open = { id, watch, presence, ended: null, readTo: 0 };
   watch.open();
 }
 
+const NotAMember = 'This conversation does not exist, or you are not a member.';
+
+const EndedBecause = {
+  removed: 'You were removed from this conversation.',
+  deleted: 'This conversation was deleted.',
+  left: 'You left this conversation.',
+};
+
+/** The conversation is over for us, told by its watch stream or by our own: say why, and offer nothing more to do in it. */
+function endConversation(reason) {
+  if (!open || open.ended) return;
+  open.ended = reason;
+  open.watch.stop();
+  open.presence.clear();
+  showInvitePanel(false);
+  showSettings(false);
+  $('conversation').classList.add('ended');
+  $('connection').hidden = true;
+  showConversationError(EndedBecause[reason] ?? EndedBecause.removed);
+  renderList();
+}
+
 function renderAll(state) {
-  $('conversation-title').textContent = displayTitle(state);
-  document.title = `${displayTitle(state)} · ChatGrains`;
-  renderMembers(state);
+  renderTitle(state);
+  renderPeople();
   const list = $('messages');
   list.replaceChildren();
   for (const message of state.messages.values()) renderMessage(list, message);
   updateStop(state);
   list.scrollTop = list.scrollHeight;
+  readSoon();
+}
+
+function renderTitle(state) {
+  $('conversation-title').textContent = displayTitle(state);
+  document.title = `${displayTitle(state)} · ChatGrains`;
 }
 
 function renderEvent(state, event) {
-  if (event.type === 'member.joined') {
-    renderMembers(state);
-    return;
+  switch (event.type) {
+    case 'member.joined':
+    case 'member.left':
+      renderPeople();
+      if (!$('settings-panel').hidden) renderSettings();
+      break;
+    case 'conversation.updated':
+      renderTitle(state);
+      break;
+    case 'message.created':
+    case 'message.delta':
+    case 'message.completed': {
+      const list = $('messages');
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+      const message = state.messages.get(event.data.messageId ?? event.data.message.id);
+      if (message) renderMessage(list, message);
+      if (event.type === 'message.created' && message?.role === 'user') open.presence.stoppedTyping(message.authorId);
+      updateStop(state);
+      if (atBottom) list.scrollTop = list.scrollHeight;
+      break;
+    }
   }
-  const list = $('messages');
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
-  const messageId = event.data.messageId ?? event.data.message.id;
-  renderMessage(list, state.messages.get(messageId));
-  updateStop(state);
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  // Deltas change no unread count: the reply's message.completed moves the read position on.
+  if (event.type !== 'message.delta') readSoon();
 }
 
-function renderMembers(state) {
-  $('members').textContent = `With ${state.members.map((m) => m.name).join(', ')}`;
+function renderPeople() {
+  const state = open?.watch.state;
+  if (!state) return;
+  renderMembers($('members'), state, open.presence, removeMember);
+  $('typing').textContent = typingLine(state, open.presence);
 }
 
 function updateStop(state) {
@@ -182,7 +264,7 @@ function updateStop(state) {
 }
 
 function showConnection(status) {
-  $('connection').hidden = status !== 'reconnecting';
+  $('connection').hidden = status !== 'reconnecting' || !!open?.ended;
 }
 
 function showConversationError(text) {
@@ -191,6 +273,43 @@ function showConversationError(text) {
   $('conversation-error').textContent = text;
   $('conversation-error').hidden = false;
 }
+
+/** A refused action, in words: what the status means for this action, else the service's own detail. */
+function refused(err, messages) {
+  const text = err instanceof ApiError ? messages[err.status] ?? err.message : err.message;
+  showConversationError(text);
+}
+
+// ---- read state ----------------------------------------------------------------------------
+
+// While the open conversation is on screen, the service is told how far it has been read: at
+// most once a second, and again when the tab is shown.
+const ReadInterval = 1_000;
+let readTimer = null;
+let readSentAt = 0;
+
+function readSoon() {
+  if (readTimer || !reading(open?.id) || !open.watch.state) return;
+  readTimer = setTimeout(sendRead, Math.max(0, readSentAt + ReadInterval - Date.now()));
+}
+
+async function sendRead() {
+  readTimer = null;
+  const current = open;
+  if (!reading(current?.id) || !current.watch.state) return;
+  const upTo = current.watch.state.lastEventId;
+  const item = mine?.list?.items.get(current.id);
+  if (upTo <= Math.max(current.readTo, item?.lastReadEventId ?? 0)) return;
+  current.readTo = upTo;
+  readSentAt = Date.now();
+  // A refusal (404 once removed) is shown by the streams; a lost one is sent again with the next event.
+  await api.read(current.id, upTo).catch(() => (current.readTo = 0));
+}
+
+document.addEventListener('visibilitychange', () => {
+  renderList();
+  readSoon();
+});
 
 // ---- composing, stopping, inviting ---------------------------------------------------------
 
@@ -201,6 +320,16 @@ prompt.addEventListener('keydown', (e) => {
     e.preventDefault();
     $('composer').requestSubmit();
   }
+});
+
+// Others see "typing…" for about 5 s after each of these; the service forwards one per 2 s anyway.
+const TypingInterval = 2_000;
+let typingSentAt = 0;
+
+prompt.addEventListener('input', () => {
+  if (!open || open.ended || !prompt.value.trim() || Date.now() - typingSentAt < TypingInterval) return;
+  typingSentAt = Date.now();
+  api.typing(open.id).catch(() => {});
 });
 
 $('composer').addEventListener('submit', async (e) => {
@@ -237,7 +366,14 @@ $('invite').addEventListener('click', async () => {
     showInvitePanel(false);
     return;
   }
-  const { inviteToken } = await api.invite(open.id);
+  let inviteToken;
+  try {
+    ({ inviteToken } = await api.invite(open.id));
+  } catch (err) {
+    refused(err, { 404: NotAMember });
+    return;
+  }
+  if (!$('settings-panel').hidden) renderInvites();
   const link = new URL(location.href);
   link.hash = `join=${open.id}.${inviteToken}`;
   $('invite-link').value = link.href;
@@ -262,6 +398,97 @@ $('copy-invite').addEventListener('click', async () => {
     $('copy-result').textContent = 'Press Ctrl+C to copy.';
   }
 });
+
+// ---- managing the conversation: rename, invites, leave, delete, remove -----------------------
+
+$('settings').addEventListener('click', () => {
+  const show = $('settings-panel').hidden;
+  showSettings(show);
+  if (show) {
+    $('rename-title').value = open.watch.state?.title ?? '';
+    renderSettings();
+    renderInvites();
+  }
+});
+
+function showSettings(show) {
+  $('settings-panel').hidden = !show;
+  $('settings').setAttribute('aria-expanded', String(show));
+  $('delete-confirm').hidden = true;
+}
+
+/** The owner deletes; everyone else leaves (the owner cannot leave: the service answers 409). */
+function renderSettings() {
+  const owner = open?.watch.state?.myRole === 'owner';
+  $('leave').hidden = owner;
+  $('delete').hidden = !owner;
+}
+
+$('rename-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    renderTitle(await api.rename(open.id, $('rename-title').value.trim()));
+    showSettings(false);
+  } catch (err) {
+    refused(err, { 400: 'A title has 1 to 200 characters.', 404: NotAMember });
+  }
+});
+
+async function renderInvites() {
+  const current = open;
+  let invites;
+  try {
+    invites = await api.invites(current.id);
+  } catch (err) {
+    refused(err, { 404: NotAMember });
+    return;
+  }
+  if (current !== open || !current.watch.state) return;
+  renderInviteList($('invite-list'), invites, current.watch.state, async (invite) => {
+    try {
+      await api.revokeInvite(current.id, invite.inviteToken);
+    } catch (err) {
+      refused(err, { 403: 'Only the owner or whoever made an invite can revoke it.', 404: 'That invite no longer exists.' });
+    }
+    renderInvites();
+  });
+  $('no-invites').hidden = invites.length > 0;
+}
+
+$('leave').addEventListener('click', async () => {
+  try {
+    await api.removeMember(open.id, session.userId);
+    location.hash = '';
+  } catch (err) {
+    refused(err, { 409: 'The owner cannot leave: delete the conversation instead.', 404: NotAMember });
+  }
+});
+
+$('delete').addEventListener('click', () => {
+  $('delete-confirm').hidden = false;
+  $('delete-cancel').focus();
+});
+$('delete-cancel').addEventListener('click', () => ($('delete-confirm').hidden = true));
+$('delete-yes').addEventListener('click', async () => {
+  try {
+    await api.deleteConversation(open.id);
+    location.hash = '';
+  } catch (err) {
+    refused(err, { 403: 'Only the owner can delete this conversation.', 404: NotAMember });
+  }
+});
+
+async function removeMember(member) {
+  try {
+    await api.removeMember(open.id, member.userId);
+  } catch (err) {
+    refused(err, {
+      403: `Only the owner can remove ${member.name}.`,
+      404: `${member.name} is no longer a member.`,
+      409: `${member.name} cannot be removed.`,
+    });
+  }
+}
 
 // ---- start ---------------------------------------------------------------------------------
 

@@ -402,11 +402,11 @@ public sealed class TimedOutGrainCallsFixture : ApiServerFixture
 {
     protected override Action<IServiceCollection> ConfigureServices => services => services.AddSingleton<IOutgoingGrainCallFilter, TimingOut>();
 
-    /// <summary>Fails every call to a conversation's grains as Orleans fails a call whose response never came.</summary>
+    /// <summary>Fails every call to a conversation's or a user's grain as Orleans fails a call whose response never came.</summary>
     private sealed class TimingOut : IOutgoingGrainCallFilter
     {
         public Task Invoke(IOutgoingGrainCallContext call) =>
-            call.InterfaceMethod.DeclaringType is { } type && (type == typeof(IConversationGrain) || type == typeof(IConversationDirectoryGrain))
+            call.InterfaceMethod.DeclaringType is { } type && (type == typeof(IConversationGrain) || type == typeof(IUserGrain) || type == typeof(IEventLog))
                 ? throw new TimeoutException($"Response did not arrive on time in 00:00:10 for message: {call.InterfaceName}.{call.MethodName}")
                 : call.Invoke();
     }

@@ -48,6 +48,29 @@ public sealed class ChatPage
 
     public ILocator MessageBox => Page.GetByRole(AriaRole.Textbox, new() { Name = "Message", Exact = true });
 
+    /// <summary>The members of the open conversation, each with "owner", "online" or "typing…" beside the name.</summary>
+    public ILocator Members => Page.GetByRole(AriaRole.List, new() { Name = "Members" }).GetByRole(AriaRole.Listitem);
+
+    public ILocator MemberNames => Page.Locator("#members .name");
+
+    public ILocator Member(string name) => Members.Filter(new() { Has = Page.Locator(".name", new() { HasTextRegex = new Regex($"^{Regex.Escape(name)}$") }) });
+
+    /// <summary>A conversation's link in the sidebar.</summary>
+    public ILocator Sidebar(string title) =>
+        Page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).Filter(new() { Has = Page.Locator(".title", new() { HasTextRegex = new Regex($"^{Regex.Escape(title)}$") }) });
+
+    /// <summary>The unread badge on a conversation's link ("3 unread"), hidden when nothing is unread.</summary>
+    public ILocator Unread(string title) => Sidebar(title).Locator(".unread");
+
+    public ILocator Alert => Page.GetByRole(AriaRole.Alert);
+
+    /// <summary>The invites listed in Settings, and the Revoke buttons beside those this user may revoke.</summary>
+    public ILocator Invites => Page.Locator("#invite-list > li");
+
+    public ILocator RevokeButtons => Page.GetByRole(AriaRole.Button, new() { Name = "Revoke" });
+
+    public ILocator Button(string name) => Page.GetByRole(AriaRole.Button, new() { Name = name, Exact = true });
+
     public string ConversationId => Regex.Match(new Uri(Page.Url).Fragment, "^#c=([^&]+)").Groups[1].Value;
 
     public async Task SignInAsync(string name)
@@ -78,6 +101,32 @@ public sealed class ChatPage
         await Page.GetByRole(AriaRole.Button, new() { Name = "Invite" }).ClickAsync();
         await Expect(link).ToBeHiddenAsync();
         return copied;
+    }
+
+    /// <summary>The signed-in user's token, as the page keeps it.</summary>
+    public Task<string> TokenAsync() => Page.EvaluateAsync<string>("() => JSON.parse(localStorage.getItem('chatgrains.session')).token");
+
+    /// <summary>
+    /// Hides or shows the tab as the browser does when another tab comes to the front: headless
+    /// Chromium keeps every tab visible, so the document's visibility is set and announced here.
+    /// </summary>
+    public Task SetHiddenAsync(bool hidden) => Page.EvaluateAsync(
+        """
+        hidden => {
+          window.__hidden = hidden;
+          if (!window.__visibilitySet) {
+            Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible') });
+            Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => window.__hidden });
+            window.__visibilitySet = true;
+          }
+          document.dispatchEvent(new Event('visibilitychange'));
+        }
+        """, hidden);
+
+    public async Task OpenSettingsAsync()
+    {
+        await Button("Settings").ClickAsync();
+        await Expect(Page.GetByLabel("Conversation title")).ToBeVisibleAsync();
     }
 
     /// <summary>Types a prompt and presses Enter.</summary>

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using ChatGrains.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
@@ -11,15 +9,12 @@ namespace ChatGrains.Tests.Web;
 /// conversation live, through reloads, lost connections and stops.
 /// </summary>
 [Collection(BrowserTests.Name)]
-public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, IAsyncLifetime
+public sealed class ChatPageTests(WebFixture web) : PageTest(web), IClassFixture<WebFixture>
 {
-    private readonly List<IBrowserContext> _browsers = [];
-    private readonly List<ChatPage> _tabs = [];
-
     [Fact]
     public async Task The_page_is_served_at_the_root_and_unknown_api_paths_stay_problem_json()
     {
-        using var http = web.Server.CreateSocketClient();
+        using var http = Web.Server.CreateSocketClient();
 
         var page = await http.GetAsync("/");
         var unknown = await http.GetAsync("/api/no-such-route");
@@ -34,7 +29,6 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
     public async Task A_prompt_streams_into_both_members_pages_with_identical_text()
     {
         var (ada, bob) = await AdaInvitesBobAsync();
-        await Expect(bob.Page.GetByText("With Ada, Bob")).ToBeVisibleAsync();
 
         await ada.SendAsync("How do grains talk to each other?");
 
@@ -104,8 +98,9 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
 
         // Each tab shows part of the reply while it is still being written…
         foreach (var tab in tabs) await Expect(tab.StreamingReplyWithText).ToBeVisibleAsync();
-        // …through a single watch stream that the tabs share (the browser allows 6 connections per host).
-        await Eventually.Until(WatchersAsync, n => n == 1, TimeSpan.FromSeconds(10), "the ten tabs hold one watch stream");
+        // …through a single watch stream that the tabs share (the browser allows 6 connections per host),
+        // beside the one stream of the user's own list that they share too.
+        await Eventually.Until(WatchersAsync, n => n == 2, TimeSpan.FromSeconds(10), "the ten tabs hold one watch stream and one user stream");
 
         // The first tab holds the stream (it opened the conversation first). When it closes mid-reply,
         // another tab takes over from the last event it applied, and every tab still gets every word.
@@ -153,69 +148,12 @@ public sealed class ChatPageTests(WebFixture web) : IClassFixture<WebFixture>, I
         await Expect(ada.StreamingReplyWithText).ToBeVisibleAsync();
         await Expect(ada.Replies.Last.Locator(".status")).ToHaveTextAsync("Queued");
 
-        var folder = Path.Combine(RepositoryRoot(), "TestResults", "screenshots");
-        Directory.CreateDirectory(folder);
-        await ada.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, "conversation.png") });
+        await SaveScreenshotAsync(ada, "conversation");
         await ada.Page.SetViewportSizeAsync(375, 740);
         await Expect(ada.Page.GetByRole(AriaRole.Link, new() { Name = "← Conversations" })).ToBeVisibleAsync();
-        await ada.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, "conversation-phone.png") });
+        await SaveScreenshotAsync(ada, "conversation-phone");
         AssertNoPageReportedAnError();
     }
 
-    /// <summary>Ada starts a conversation and copies an invite link; Bob, in another browser, signs in and opens it.</summary>
-    private async Task<(ChatPage Ada, ChatPage Bob)> AdaInvitesBobAsync()
-    {
-        var ada = await OpenAsync(await NewBrowserAsync());
-        await ada.SignInAsync("Ada");
-        await ada.StartConversationAsync("Grains");
-        var link = await ada.CopyInviteLinkAsync();
-
-        var bob = await OpenAsync(await NewBrowserAsync());
-        await bob.SignInAsync("Bob");
-        await bob.Page.GotoAsync(link);
-        await Expect(bob.Title).ToHaveTextAsync("Grains");
-        Assert.Equal(ada.ConversationId, bob.ConversationId);
-        await Expect(ada.Page.GetByText("With Ada, Bob")).ToBeVisibleAsync();
-        return (ada, bob);
-    }
-
-    private async Task<IBrowserContext> NewBrowserAsync()
-    {
-        var browser = await web.NewBrowserAsync();
-        _browsers.Add(browser);
-        return browser;
-    }
-
-    private async Task<ChatPage> OpenAsync(IBrowserContext browser, string url = "/")
-    {
-        var tab = await ChatPage.OpenAsync(browser, url);
-        _tabs.Add(tab);
-        return tab;
-    }
-
-    private async Task<int> WatchersAsync()
-    {
-        using var http = web.Server.CreateSocketClient();
-        http.DefaultRequestHeaders.Authorization = new("Bearer", web.OperatorKey);
-        var feeds = await http.GetFromJsonAsync<JsonElement>("/health/feeds");
-        return feeds.GetProperty("watchers").GetInt32();
-    }
-
-    private void AssertNoPageReportedAnError() => Assert.All(_tabs, tab => Assert.Empty(tab.Errors));
-
     private static string[] Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ChatGrains.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("ChatGrains.sln not found above the test binaries.");
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (var browser in _browsers) await browser.CloseAsync();
-    }
 }

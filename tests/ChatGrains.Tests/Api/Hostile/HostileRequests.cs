@@ -247,12 +247,17 @@ public sealed class HostileRequests(FuzzWorld world)
 
     private Gen<Probe> Invite(bool hostile) =>
         from access in Access(hostile)
-        from noise in Gen.OneOf<byte[]?>(null, Utf8("{\"ignored\": true}"), [0xFF, 0x00, 0xFE])
+        // The body is optional (an invite's terms); an unknown field is ignored, bytes that are not UTF-8 are a 400.
+        from terms in Gen.OneOf(
+            P(new Body(null, null), Accepted, "no body"),
+            P(new Body(Utf8("{\"ignored\": true}"), null), Accepted, "an unknown field"),
+            P(new Body(Utf8("{\"expiresInSeconds\": 3600, \"maxUses\": null}"), null), Accepted, "terms"),
+            P(new Body([0xFF, 0x00, 0xFE], null), Refused, "not UTF-8"),
+            P(new Body(Utf8("{\"maxUses\": 0}"), null), Refused, "maxUses 0"))
         from accept in Accept
         from extra in Extra(hostile)
-        // The route reads no body: whatever comes along is ignored.
         select Build(Route.Invite, "POST", $"/api/conversations/{access.Value.Conversation}/invites", Common(accept, null, extra, access.Value.Who.Authorization),
-            new Body(noise, null), Worst(access.Verdict, extra.Verdict), null, access, accept, extra);
+            terms.Value, Worst(access.Verdict, terms.Verdict, extra.Verdict), null, access, terms, accept, extra);
 
     /// <summary>No generated invite token is real, so every join is refused (404 for a guessed token).</summary>
     private Gen<Probe> Join(bool hostile) =>
