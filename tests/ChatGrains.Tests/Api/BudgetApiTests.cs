@@ -24,7 +24,9 @@ public sealed class BudgetApiTests(OneTokenBudgetFixture fixture) : IClassFixtur
         foreach (var accept in Problems.Accepts)
         {
             using var response = await ada.PostRawAsync(id, """{"content":"one more"}""", accept, Guid.NewGuid().ToString());
+            var body = await response.Content.ReadAsStringAsync();
             await Problems.AssertAsync(response, 429, "a post over budget");
+            Assert.Equal(BudgetRequests.NextMidnight(), JsonDocument.Parse(body).RootElement.GetProperty("resetsAt").GetDateTimeOffset());
             var retryAfter = response.Headers.RetryAfter?.Delta ?? throw new Xunit.Sdk.XunitException("no Retry-After");
             Assert.InRange(retryAfter, BudgetRequests.NextMidnight() - DateTimeOffset.UtcNow - TimeSpan.FromSeconds(5),
                 BudgetRequests.NextMidnight() - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(5));
