@@ -11,7 +11,7 @@ namespace ChatGrains.Api;
 /// the client may retry, a POST with the same Idempotency-Key posting at most once.
 /// <see cref="ProblemJsonWriter"/> writes them, under any Accept.
 /// </summary>
-public sealed class ProblemMapping(IProblemDetailsService problems) : IExceptionHandler
+public sealed partial class ProblemMapping(IProblemDetailsService problems, ILogger<ProblemMapping> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
@@ -29,7 +29,14 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             BadHttpRequestException b => (b.StatusCode, ReasonPhrases.GetReasonPhrase(b.StatusCode)),
             _ => (0, ""),
         };
-        if (status == 0 || http.Response.HasStarted) return false;
+        if (status == 0)
+        {
+            // A 500: a bug or a failure nobody mapped. Said here, with the route, so that it is
+            // always in the log (the framework's own line can be suppressed or lost).
+            LogUnmapped(exception, http.Request.Method, http.Request.Path);
+            return false;
+        }
+        if (http.Response.HasStarted) return false;
         http.Response.StatusCode = status;
         if (status == StatusCodes.Status503ServiceUnavailable) http.Response.Headers.RetryAfter = "2";
         var problem = new ProblemDetails { Status = status, Title = title, Detail = exception.Message };
@@ -57,4 +64,7 @@ public sealed class ProblemMapping(IProblemDetailsService problems) : IException
             ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed with an exception no problem maps: answered 500")]
+    private partial void LogUnmapped(Exception exception, string method, string path);
 }
