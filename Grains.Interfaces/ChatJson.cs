@@ -16,6 +16,7 @@ namespace ChatGrains;
 [JsonSerializable(typeof(MemberLeftData))]
 [JsonSerializable(typeof(ConversationUpdatedData))]
 [JsonSerializable(typeof(ConversationDeletedData))]
+[JsonSerializable(typeof(ConversationHeadData))]
 [JsonSerializable(typeof(ResetData))]
 [JsonSerializable(typeof(PresenceData))]
 [JsonSerializable(typeof(TypingData))]

@@ -26,6 +26,8 @@ public static class EventTypes
     public const string ConversationUpdated = "conversation.updated";
     /// <summary>The last event of a deleted conversation: every stream of it ends after it.</summary>
     public const string ConversationDeleted = "conversation.deleted";
+    /// <summary>The shared head moved: the thread everyone sees now ends at this assistant message.</summary>
+    public const string ConversationHead = "conversation.head";
     /// <summary>Sent without an id when a resume point cannot be served; never stored.</summary>
     public const string Reset = "reset";
 }
@@ -57,6 +59,8 @@ public sealed record MemberLeftData(string UserId, string Name, string By);
 public sealed record ConversationUpdatedData(string Title);
 
 public sealed record ConversationDeletedData;
+
+public sealed record ConversationHeadData(string MessageId);
 
 public sealed record ResetData(long LastEventId);
 

@@ -16,6 +16,8 @@ public enum ConversationErrorKind
     // New kinds go last: the values travel between silos and hosts of different versions.
     /// <summary>A member asked for what only the owner (or, for an invite, its creator) may do.</summary>
     Forbidden,
+    /// <summary>The request names something of the wrong kind (a user message where a reply is needed).</summary>
+    BadRequest,
     /// <summary>The caller has used their tokens for the day (see <see cref="ConversationException.ResetsAt"/>).</summary>
     OverBudget,
 }
@@ -42,6 +44,8 @@ public sealed class ConversationException : Exception
     public static ConversationException Forbidden(string detail) => new(ConversationErrorKind.Forbidden, detail);
 
     public static ConversationException Conflict(string detail) => new(ConversationErrorKind.Conflict, detail);
+
+    public static ConversationException BadRequest(string detail) => new(ConversationErrorKind.BadRequest, detail);
 
     public static ConversationException OverBudget(DateTimeOffset resetsAt, int retryAfterSeconds) =>
         new(ConversationErrorKind.OverBudget, $"You have used today's token budget; it resets at {resetsAt:yyyy-MM-dd HH:mm} UTC.")

@@ -49,10 +49,28 @@ public interface IConversationGrain : IGrainWithStringKey, IEventLog
     Task DeleteAsync(string userId);
 
     /// <summary>
-    /// Posts a prompt and queues its reply. A repeated idempotency key returns the first
-    /// exchange's receipt and creates nothing.
+    /// Posts a prompt and queues its reply; the head moves to the reply. The prompt follows
+    /// <paramref name="parent"/> (null: the head); a parent that already has children starts a
+    /// branch. An unknown parent is NotFound, a user message as parent BadRequest. A repeated
+    /// idempotency key returns the first exchange's receipt and creates nothing.
     /// </summary>
-    Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey);
+    Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey, PromptParent? parent = null);
+
+    /// <summary>
+    /// Queues a new reply to the prompt a final assistant message answered (a sibling of it);
+    /// the head moves to it. A user message is BadRequest, an unfinished reply Conflict.
+    /// Idempotency keys share one namespace with <see cref="PostAsync"/>.
+    /// </summary>
+    Task<PostReceipt> RegenerateAsync(Caller caller, string messageId, string? idempotencyKey);
+
+    /// <summary>Moves the shared head to an assistant message (a user message is BadRequest); the snapshot.</summary>
+    Task<ConversationSnapshot> SetHeadAsync(string userId, string messageId);
+
+    /// <summary>The title and the path up to a final assistant message, for a fork (BadRequest, Conflict as for regenerate).</summary>
+    Task<ForkSource> GetForkSourceAsync(string userId, string messageId);
+
+    /// <summary>Creates this conversation as a fork of <paramref name="source"/>, owned by <paramref name="owner"/> alone.</summary>
+    Task<ConversationSnapshot> CreateForkAsync(Caller owner, ForkSource source);
 
     Task CancelAsync(string userId, string messageId);
 }

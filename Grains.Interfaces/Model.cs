@@ -59,7 +59,11 @@ public static class MessageStatus
     public static bool IsFinal(string status) => status is Complete or Cancelled or Failed;
 }
 
-/// <summary>A message as clients see it, in snapshots and in <c>message.created</c>.</summary>
+/// <summary>
+/// A message as clients see it, in snapshots and in <c>message.created</c>. Messages form a tree:
+/// <see cref="ParentId"/> is the message this one follows (null for a first prompt); an
+/// assistant message's parent is the prompt it answers, its <see cref="ReplyTo"/>.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record Message(
     [property: Id(0)] string Id,
@@ -71,7 +75,8 @@ public sealed record Message(
     [property: Id(6), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ReplyTo,
     [property: Id(7)] DateTimeOffset CreatedAt,
     [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Error = null,
-    [property: Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null);
+    [property: Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage = null,
+    [property: Id(10)] string? ParentId = null);
 
 /// <summary>
 /// The tokens a reply cost: the prompt sent (system prompt and history) and the reply's own, as
@@ -90,7 +95,24 @@ public sealed record ConversationSnapshot(
     [property: Id(3)] DateTimeOffset CreatedAt,
     [property: Id(4)] IReadOnlyList<Member> Members,
     [property: Id(5)] IReadOnlyList<Message> Messages,
-    [property: Id(6)] long LastEventId);
+    [property: Id(6)] long LastEventId,
+    [property: Id(7)] string? Head = null);
+
+/// <summary>
+/// Where a new prompt goes: under <see cref="MessageId"/> (an assistant message), or as a new
+/// first prompt when it is null. Passing no <see cref="PromptParent"/> at all means the head.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PromptParent([property: Id(0)] string? MessageId)
+{
+    public static readonly PromptParent Root = new((string?)null);
+}
+
+/// <summary>What a fork starts from: the source's title and the path it copies, first prompt first.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ForkSource(
+    [property: Id(0)] string Title,
+    [property: Id(1)] IReadOnlyList<Message> Path);
 
 [GenerateSerializer, Immutable]
 public sealed record ConversationSummary(

@@ -27,6 +27,8 @@ public static class ConversationsApi
         api.MapDelete("/{id}/invites/{inviteToken}", RevokeInvite);
         api.MapPost("/{id}/members", Join);
         api.MapDelete("/{id}/members/{userId}", Remove);
+        api.MapPost("/{id}/head", SetHead);
+        api.MapPost("/{id}/fork", Fork);
         return app;
     }
 
@@ -112,6 +114,32 @@ public static class ConversationsApi
             throw;
         }
     }
+
+    /// <summary>Moves the shared head to an assistant message; the snapshot.</summary>
+    private static async Task<Ok<ConversationSnapshot>> SetHead(string id, HttpContext http, IGrainFactory grains)
+    {
+        var (grain, userId) = (grains.GetGrain<IConversationGrain>(id), http.User.ToCaller().UserId);
+        var messageId = await MemberFirstAsync(grain, userId, () => MessageIdAsync(http.Request));
+        return TypedResults.Ok(await grain.SetHeadAsync(userId, messageId));
+    }
+
+    /// <summary>
+    /// Copies the path up to a final assistant message into a new conversation owned by the caller
+    /// alone; its snapshot. The source checks the message (and membership) before anything is made.
+    /// </summary>
+    private static async Task<Created<ConversationSnapshot>> Fork(string id, HttpContext http, IGrainFactory grains)
+    {
+        var caller = http.User.ToCaller();
+        var source = grains.GetGrain<IConversationGrain>(id);
+        var messageId = await MemberFirstAsync(source, caller.UserId, () => MessageIdAsync(http.Request));
+        var path = await source.GetForkSourceAsync(caller.UserId, messageId);
+        var forkId = Guid.NewGuid().ToString("N");
+        var snapshot = await grains.GetGrain<IConversationGrain>(forkId).CreateForkAsync(caller, path);
+        return TypedResults.Created($"/api/conversations/{forkId}", snapshot);
+    }
+
+    private static async Task<string> MessageIdAsync(HttpRequest request) =>
+        JsonBody.RequiredString(await JsonBody.ReadAsync(request, 4096), "messageId");
 
     private static async Task<Ok<ConversationSnapshot>> Join(string id, HttpContext http, IGrainFactory grains)
     {

@@ -8,7 +8,7 @@ using Microsoft.Net.Http.Headers;
 
 namespace ChatGrains.Api.Apis;
 
-/// <summary>Posting prompts (answered as a POST-initiated event stream) and stopping replies.</summary>
+/// <summary>Posting prompts and regenerating replies (answered as a POST-initiated event stream), and stopping replies.</summary>
 public static class MessagesApi
 {
     public const int MaxIdempotencyKeyLength = 128;
@@ -17,6 +17,7 @@ public static class MessagesApi
     {
         var api = app.MapGroup("/api/conversations/{id}/messages").RequireAuthorization();
         api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts);
+        api.MapPost("/{messageId}/regenerate", Regenerate).RequireRateLimiting(RateLimits.Prompts);
         api.MapPost("/{messageId}/cancel", Cancel);
         return app;
     }
@@ -26,7 +27,7 @@ public static class MessagesApi
     /// its events until the reply completes (or answers 202 for Accept: application/json).
     /// </summary>
     private static async Task<Results<EventStreamResult, Accepted<PostAccepted>>> Post(
-        string id, HttpContext http, IGrainFactory grains, FeedHub feeds, IOptions<MessageLimits> limits)
+        string id, HttpContext http, IGrainFactory grains, IOptions<MessageLimits> limits)
     {
         var request = http.Request;
         var key = IdempotencyKey(request);
@@ -36,17 +37,56 @@ public static class MessagesApi
         if (Encoding.UTF8.GetByteCount(content) > limits.Value.MaxContentBytes)
             throw new ApiProblem(StatusCodes.Status413PayloadTooLarge, "Message too large", $"'content' must be at most {limits.Value.MaxContentBytes} bytes of UTF-8.");
 
-        var receipt = await grains.GetGrain<IConversationGrain>(id).PostAsync(http.User.ToCaller(), content, key);
+        var parent = Parent(body);
+        var receipt = await grains.GetGrain<IConversationGrain>(id).PostAsync(http.User.ToCaller(), content, key, parent);
         if (WantsJson(request))
             return TypedResults.Accepted((string?)null, new PostAccepted(receipt.UserMessageId, receipt.AssistantMessageId, receipt.EventId));
+        return ExchangeStream(id, http, receipt, resumeFrom);
+    }
 
-        feeds.Find(FeedSource.Conversation(id))?.Expect(receipt.EventId + 1);
+    /// <summary>
+    /// Queues a new reply beside a final one (same prompt), or resumes the exchange a repeated
+    /// Idempotency-Key names, and streams it as posting does (or answers 202 for Accept: application/json).
+    /// </summary>
+    private static async Task<Results<EventStreamResult, Accepted<RegenerateAccepted>>> Regenerate(
+        string id, string messageId, HttpContext http, IGrainFactory grains)
+    {
+        var key = IdempotencyKey(http.Request);
+        var resumeFrom = ResumePoint.From(http.Request);
+        var receipt = await grains.GetGrain<IConversationGrain>(id).RegenerateAsync(http.User.ToCaller(), messageId, key);
+        if (WantsJson(http.Request))
+            return TypedResults.Accepted((string?)null, new RegenerateAccepted(receipt.AssistantMessageId, receipt.EventId));
+        return ExchangeStream(id, http, receipt, resumeFrom);
+    }
+
+    /// <summary>
+    /// The exchange's events, from its first <c>message.created</c> (or the resume point, if later)
+    /// through its reply's <c>message.completed</c>.
+    /// </summary>
+    private static EventStreamResult ExchangeStream(string id, HttpContext http, PostReceipt receipt, long? resumeFrom)
+    {
+        http.RequestServices.GetRequiredService<FeedHub>().Find(FeedSource.Conversation(id))?.Expect(receipt.EventId + 1);
         var exchangeStart = receipt.EventId - 1;
         var after = Math.Max(resumeFrom ?? exchangeStart, exchangeStart);
         if (after > receipt.LastEventId) return EventStreamResult.Reset(receipt.LastEventId);
         return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId
             ? EventStreamResult.Empty()
             : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.AssistantMessageId, http.User.ToCaller().UserId);
+    }
+
+    /// <summary>
+    /// The optional <c>parentId</c>: absent is the head (null here), JSON null a new first
+    /// prompt, a string the assistant message the prompt follows.
+    /// </summary>
+    private static PromptParent? Parent(System.Text.Json.JsonElement body)
+    {
+        if (!body.TryGetProperty("parentId", out var value)) return null;
+        return value.ValueKind switch
+        {
+            System.Text.Json.JsonValueKind.Null => PromptParent.Root,
+            System.Text.Json.JsonValueKind.String => new PromptParent(JsonBody.OptionalString(body, "parentId")),
+            _ => throw JsonBody.Malformed("'parentId' must be a message id or null."),
+        };
     }
 
     private static async Task<Accepted> Cancel(string id, string messageId, HttpContext http, IGrainFactory grains)
@@ -73,6 +113,8 @@ public static class MessagesApi
     }
 
     public sealed record PostAccepted(string UserMessageId, string AssistantMessageId, long EventId);
+
+    public sealed record RegenerateAccepted(string AssistantMessageId, long EventId);
 }
 
 public sealed class MessageLimits

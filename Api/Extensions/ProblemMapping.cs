@@ -20,6 +20,7 @@ public sealed partial class ProblemMapping(IProblemDetailsService problems, ILog
             ApiProblem p => (p.Status, p.Title),
             ConversationException { Kind: ConversationErrorKind.NotFound } => (StatusCodes.Status404NotFound, "Not found"),
             ConversationException { Kind: ConversationErrorKind.Conflict } => (StatusCodes.Status409Conflict, "Conflict"),
+            ConversationException { Kind: ConversationErrorKind.BadRequest } => (StatusCodes.Status400BadRequest, "Bad request"),
             ConversationException { Kind: ConversationErrorKind.Forbidden } => (StatusCodes.Status403Forbidden, "Forbidden"),
             ConversationException { Kind: ConversationErrorKind.IdempotencyKeyReused } => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused"),
             ConversationException { Kind: ConversationErrorKind.OverBudget } => (StatusCodes.Status429TooManyRequests, "Over the daily token budget"),

@@ -17,10 +17,12 @@ public sealed class ActiveReply
     /// Starts generation on the thread pool, not on the grain's scheduler: tokens land in
     /// the buffer while the grain keeps answering calls.
     /// </summary>
-    public static ActiveReply Start(string messageId, IReadOnlyList<Message> history, ReplyGenerator generator)
+    /// <param name="path">The messages from the first prompt to the prompt being answered.</param>
+    /// <param name="sibling">How many replies to that prompt came before this one (see <see cref="ReplyGenerator.RunAsync"/>).</param>
+    public static ActiveReply Start(string messageId, IReadOnlyList<Message> path, int sibling, ReplyGenerator generator)
     {
         var reply = new ActiveReply(messageId);
-        reply._generation = Task.Run(() => generator.RunAsync(history, reply.Buffer, reply._stop.Token));
+        reply._generation = Task.Run(() => generator.RunAsync(path, reply.Buffer, reply._stop.Token, sibling));
         return reply;
     }
 

@@ -151,26 +151,85 @@ public sealed partial class ConversationGrain(
         await CommitAndPublishAsync();
     }
 
-    public async Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey)
+    public async Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey, PromptParent? parent = null)
     {
         var state = MemberState(caller.UserId);
-        var hash = ConversationState.HashContent(content);
-        if (idempotencyKey is not null && state.FindKey(caller.UserId, idempotencyKey) is { } known)
-        {
-            if (known.ContentHash != hash)
-                throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used with different content.");
-            return Receipt(known.Exchange);
-        }
+        if (Known(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent)) is { } known) return known;
         // After validation and the key: a retry is answered as before, even over budget.
         await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
 
+        var parentId = state.Tree.ParentForPrompt(parent);
         var now = Now();
-        var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now));
-        // While this silo drains, a new reply waits for the conversation's next home.
-        var replyStatus = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
+        var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now, ParentId: parentId));
         // The poster pays for the reply, also when it waits behind someone else's.
-        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", replyStatus, prompt.Message.Id, now), caller.UserId);
-        var exchange = new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId);
+        var reply = AddReply(state, prompt.Message.Id, now, caller.UserId);
+        return await BeginExchangeAsync(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent),
+            new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId));
+    }
+
+    public async Task<PostReceipt> RegenerateAsync(Caller caller, string messageId, string? idempotencyKey)
+    {
+        var state = MemberState(caller.UserId);
+        var hash = ConversationState.RegenerateHash(messageId);
+        if (Known(state, caller, idempotencyKey, hash) is { } known) return known;
+
+        var original = state.FinishedReply(messageId, "regenerated");
+        // After the checks and the key, as for a post: a retry is answered as before, even over budget.
+        await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
+        // Who asked to regenerate pays for the new reply, not the prompt's author.
+        var reply = AddReply(state, original.ReplyTo!, Now(), caller.UserId);
+        return await BeginExchangeAsync(state, caller, idempotencyKey, hash,
+            new PostReceiptIds(original.ReplyTo!, reply.Message.Id, reply.CreatedEventId));
+    }
+
+    public async Task<ConversationSnapshot> SetHeadAsync(string userId, string messageId)
+    {
+        var state = MemberState(userId);
+        state.MoveHead(messageId);
+        await CommitAndPublishAsync();
+        return state.ToSnapshot();
+    }
+
+    public Task<ForkSource> GetForkSourceAsync(string userId, string messageId)
+    {
+        var state = MemberState(userId);
+        state.FinishedReply(messageId, "forked");
+        return Task.FromResult(new ForkSource(state.Info.Title, state.PathTo(messageId)));
+    }
+
+    public async Task<ConversationSnapshot> CreateForkAsync(Caller owner, ForkSource source)
+    {
+        if (_state is not null) throw new ConversationException(ConversationErrorKind.Conflict, "The conversation already exists.");
+        var info = new ConversationInfo(Id, source.Title + " (fork)", owner.UserId, Now());
+        _state = ConversationState.Fork(info, owner, source.Path, NewId);
+        await CommitAndPublishAsync();
+        return _state.ToSnapshot();
+    }
+
+    /// <summary>The receipt of the exchange a repeated key names; 422 when it named another request.</summary>
+    private PostReceipt? Known(ConversationState state, Caller caller, string? idempotencyKey, string hash)
+    {
+        if (idempotencyKey is null || state.FindKey(caller.UserId, idempotencyKey) is not { } known) return null;
+        if (known.ContentHash != hash)
+            throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used for a different request.");
+        return Receipt(known.Exchange);
+    }
+
+    /// <summary>
+    /// A reply to <paramref name="promptId"/>, queued behind any open one and paid for by
+    /// <paramref name="payerId"/>; the head moves to it.
+    /// </summary>
+    private StoredMessage AddReply(ConversationState state, string promptId, DateTimeOffset now, string payerId)
+    {
+        // While this silo drains, a new reply waits for the conversation's next home.
+        var status = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
+        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", status, promptId, now, ParentId: promptId), payerId);
+        state.MoveHead(reply.Message.Id);
+        return reply;
+    }
+
+    private async Task<PostReceipt> BeginExchangeAsync(ConversationState state, Caller caller, string? idempotencyKey, string hash, PostReceiptIds exchange)
+    {
         if (idempotencyKey is not null) state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange));
         await CommitAndPublishAsync();
         StartNextReply();
@@ -240,11 +299,9 @@ public sealed partial class ConversationGrain(
     private void StartNextReply()
     {
         if (_active is not null || drain.IsDraining || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
-        var history = _state.Messages
-            .TakeWhile(m => m.Message.Id != next.Message.Id)
-            .Select(m => m.Message)
-            .ToList();
-        _active = ActiveReply.Start(next.Message.Id, history, generator);
+        // The model sees the path from the first prompt to the one it answers, not other branches.
+        var path = _state.PathTo(next.Message.ReplyTo!);
+        _active = ActiveReply.Start(next.Message.Id, path, _state.Tree.SiblingPosition(next.Message.Id), generator);
         drain.ReplyStarted();
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
         {
@@ -313,11 +370,12 @@ public sealed partial class ConversationGrain(
 
     /// <summary>
     /// A reply whose generator is gone ends failed, charged with what it was shown (counted from
-    /// the same history <see cref="StartNextReply"/> gave it) and what it streamed.
+    /// the same history <see cref="StartNextReply"/> gave it: the path from the first prompt to the
+    /// one it answers, not other branches) and what it streamed.
     /// </summary>
     private ReplyOutcome Interrupted(string messageId, string streamed)
     {
-        var history = _state!.Messages.TakeWhile(m => m.Message.Id != messageId).Select(m => m.Message).ToList();
+        var history = _state!.PathTo(_state.FindMessage(messageId)!.Message.ReplyTo!);
         return ReplyOutcome.Interrupted with { Usage = generator.CountUsage(history, streamed) };
     }
 

@@ -31,6 +31,9 @@ public sealed class ConversationState
     /// <summary>The members, their roles and the invites, with the rules of who may do what.</summary>
     public Membership People { get; } = new();
 
+    /// <summary>Parents, children and the shared head.</summary>
+    public MessageTree Tree { get; } = new();
+
     /// <summary>Set once the conversation is deleted: it then answers NotFound to everyone.</summary>
     public bool Deleted { get; private set; }
     public long LastEventId { get; private set; }
@@ -59,10 +62,61 @@ public sealed class ConversationState
         };
         foreach (var m in stored.Members) state.People.Put(m);
         foreach (var m in stored.Messages) state.Put(m, record: false);
+        state.Tree.RestoreHead(stored.Head);
         foreach (var i in stored.Invites) state.People.PutInvite(i);
         foreach (var k in stored.IdempotencyKeys) state._keys[(k.UserId, k.Key)] = k;
         return state;
     }
+
+    /// <summary>
+    /// A new conversation holding a copy of <paramref name="path"/> (first prompt first) with new
+    /// ids from <paramref name="newId"/>: a <c>message.created</c> for each, authors as they were,
+    /// the head at the copied last message. The owner's history starts after the copies, so none
+    /// of them is unread.
+    /// </summary>
+    public static ConversationState Fork(ConversationInfo info, Caller owner, IReadOnlyList<Message> path, Func<string> newId)
+    {
+        var state = New(info, owner);
+        var ids = new Dictionary<string, string>();
+        foreach (var m in path)
+        {
+            var id = ids[m.Id] = newId();
+            string? Mapped(string? old) => old is not null && ids.TryGetValue(old, out var n) ? n : null;
+            state.AddMessage(m with { Id = id, ParentId = Mapped(MessageTree.ParentOf(m)), ReplyTo = Mapped(m.ReplyTo) });
+        }
+        if (path.Count > 0) state.MoveHead(ids[path[^1].Id], announce: false);
+        var member = new StoredMember(new Member(owner.UserId, owner.Name, MemberRoles.Owner), state.LastEventId);
+        state.People.Put(member);
+        state._pending.Members.Clear();
+        state._pending.Members.Add(member);
+        return state;
+    }
+
+    /// <summary>
+    /// Moves the shared head to an assistant message (see <see cref="MessageTree.MoveHead"/>) with a
+    /// <c>conversation.head</c>, unless it is there already.
+    /// </summary>
+    public void MoveHead(string messageId, bool announce = true)
+    {
+        if (!Tree.MoveHead(messageId)) return;
+        _pending.Head = messageId;
+        if (announce) Emit(EventTypes.ConversationHead, new ConversationHeadData(messageId), ChatJson.Wire.ConversationHeadData);
+    }
+
+    /// <summary>
+    /// The finished assistant message <paramref name="messageId"/>, to be <paramref name="done"/>
+    /// (regenerated, forked): NotFound if unknown, BadRequest for a prompt, Conflict while it is open.
+    /// </summary>
+    public Message FinishedReply(string messageId, string done)
+    {
+        Tree.RequireReply(messageId, $"Only an assistant message can be {done}.");
+        var message = FindMessage(messageId)!.Message;
+        return MessageStatus.IsFinal(message.Status) ? message : throw ConversationException.Conflict($"Only a finished reply can be {done}.");
+    }
+
+    /// <summary>The messages from the first prompt down to <paramref name="messageId"/>, both included.</summary>
+    public IReadOnlyList<Message> PathTo(string messageId) =>
+        Tree.PathTo(messageId).Select(id => FindMessage(id)!.Message).ToList();
 
     /// <summary>
     /// Replay cannot go back past <paramref name="eventId"/> (an event that cannot be read back):
@@ -204,6 +258,18 @@ public sealed class ConversationState
     public static string HashContent(string content) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
 
     /// <summary>
+    /// What an idempotency key remembers of its request, so that the same key for a different
+    /// request is refused. A prompt at the head hashes its content alone, as before the tree
+    /// (keys stored then still match their retries); one with a parent, and a regenerate, hash
+    /// what names them too. Keys of prompts and regenerates share one namespace.
+    /// </summary>
+    public static string PromptHash(string content, PromptParent? parent) => parent is null
+        ? HashContent(content)
+        : HashContent($"{content}\0parent:{parent.MessageId ?? "(root)"}");
+
+    public static string RegenerateHash(string messageId) => HashContent($"\0regenerate:{messageId}");
+
+    /// <summary>
     /// The change built since the last call, as one atomic commit; null if nothing changed.
     /// Also decides retention: events older than both the retained window and the oldest
     /// open exchange may go.
@@ -212,7 +278,7 @@ public sealed class ConversationState
     {
         var p = _pending;
         _pending = new Pending();
-        if (p.Created is null && p.Events.Count == 0 && p.Members.Count == 0 && p.Messages.Count == 0 && p.Invites.Count == 0 && p.Keys.Count == 0)
+        if (p.Created is null && p.Events.Count == 0 && p.Members.Count == 0 && p.Messages.Count == 0 && p.Invites.Count == 0 && p.Keys.Count == 0 && p.Head is null)
             return null;
         if (p.Events.Count > 0) LastActivityAt = now;
 
@@ -230,7 +296,7 @@ public sealed class ConversationState
         var day = DateOnly.FromDateTime(now.UtcDateTime);
         return new ConversationCommit(Info.Id, p.Created, p.Events, p.Members, p.Messages.Values.ToList(),
             p.Invites.Values.ToList(), p.Keys, LastEventId, LastActivityAt, p.Delete ? 0 : prune,
-            p.Title, p.RemovedMembers, p.Delete,
+            p.Title, p.RemovedMembers, p.Delete, p.Head,
             [.. p.Charges.Select(c => new UsageCharge(c.ReplyId, c.UserId, day, Info.Id, c.Usage))]);
     }
 
@@ -240,7 +306,7 @@ public sealed class ConversationState
 
     public ConversationSnapshot ToSnapshot() => new(
         Info.Id, Info.Title, Info.OwnerId, Info.CreatedAt,
-        People.Members.ToList(), Messages.Select(m => m.Message).ToList(), LastEventId);
+        People.Members.ToList(), Messages.Select(m => m.Message).ToList(), LastEventId, Tree.Head);
 
     private StoredMessage? Stored(string id) => _messageIndex.TryGetValue(id, out var i) ? _messages[i] : null;
 
@@ -255,6 +321,7 @@ public sealed class ConversationState
         {
             _messageIndex[message.Message.Id] = _messages.Count;
             _messages.Add(message);
+            Tree.Add(message.Message);
         }
         if (record || _pending.Messages.ContainsKey(message.Message.Id)) _pending.Messages[message.Message.Id] = message;
     }
@@ -270,6 +337,7 @@ public sealed class ConversationState
         public readonly List<IdempotencyRecord> Keys = [];
         public readonly List<(string ReplyId, string UserId, Usage Usage)> Charges = [];
         public string? Title;
+        public string? Head;
         public bool Delete;
     }
 }

@@ -14,6 +14,8 @@ namespace ChatGrains.Generation;
 /// The reply generator that works offline. It is not a language model and says so: it answers
 /// the last user message with 120–250 tokens of text composed from a small sentence bank, chosen
 /// by a PRNG seeded from a SHA-256 of the prompt, so the same prompt always gets the same reply.
+/// A regenerate (<see cref="SiblingProperty"/> n &gt; 0 in the options) seeds it from the prompt
+/// and n, so each sibling reads differently and the same sibling always the same.
 /// The reply is cut where a real model (o200k_base) would cut it and streamed one token per
 /// update, paced at <see cref="GeneratorOptions.TokensPerSecond"/> by a <see cref="TokenPacer"/>.
 /// </summary>
@@ -22,6 +24,12 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     public const string ProviderName = "embedded";
     public const string ModelId = "chatgrains-embedded";
 
+    /// <summary>
+    /// The <see cref="ChatOptions.AdditionalProperties"/> key that says how many replies to the
+    /// same prompt came before this one (absent or 0 for a first answer).
+    /// </summary>
+    public const string SiblingProperty = "chatgrains.sibling";
+
     private readonly double _tokensPerSecond = generatorOptions.Value.TokensPerSecond;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly TokenPacer _pacer = new(timeProvider ?? TimeProvider.System);
@@ -29,11 +37,11 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
 
     public Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        StreamAsync(PromptOf(messages), paced: false, cancellationToken).ToChatResponseAsync(cancellationToken);
+        StreamAsync(PromptOf(messages), SiblingOf(options), paced: false, cancellationToken).ToChatResponseAsync(cancellationToken);
 
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        StreamAsync(PromptOf(messages), paced: _tokensPerSecond > 0 && double.IsFinite(_tokensPerSecond), cancellationToken);
+        StreamAsync(PromptOf(messages), SiblingOf(options), paced: _tokensPerSecond > 0 && double.IsFinite(_tokensPerSecond), cancellationToken);
 
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
@@ -48,6 +56,12 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     /// <summary>The full reply to <paramref name="prompt"/>; the same prompt always gives the same text.</summary>
     public static string ComposeReply(string prompt) => string.Concat(ComposeParts(prompt));
 
+    /// <summary>The reply to <paramref name="prompt"/> as its <paramref name="sibling"/>-th regenerate (0: the first answer).</summary>
+    public static string ComposeRegenerate(string prompt, int sibling) => string.Concat(ComposeParts(prompt, sibling));
+
+    private static int SiblingOf(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue(SiblingProperty, out var n) == true && n is int i ? i : 0;
+
     /// <summary>
     /// The reply to <paramref name="prompt"/> as o200k tokens: exactly what <see cref="SplitIntoTokens"/>
     /// makes of <see cref="ComposeReply"/>, at a fraction of the cost. The reply is made of parts
@@ -57,10 +71,10 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     /// (Tokenizing each whole reply, with a thousand replies starting every few seconds, was
     /// about a tenth of a busy node's profile samples.)
     /// </summary>
-    internal static List<string> ComposeTokens(string prompt)
+    internal static List<string> ComposeTokens(string prompt, int sibling = 0)
     {
         var tokens = new List<string>(256);
-        var parts = ComposeParts(prompt);
+        var parts = ComposeParts(prompt, sibling);
         for (var i = 0; i < parts.Count; i++)
         {
             tokens.AddRange(i == EchoPart ? SplitIntoTokens(parts[i]) : BankTokens(parts[i]));
@@ -80,10 +94,12 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     /// body sentence, the summary heading, one part per bullet, the closing. A space between two
     /// sentences opens the next part; line breaks close the part they follow.
     /// </summary>
-    private static List<string> ComposeParts(string prompt)
+    private static List<string> ComposeParts(string prompt, int sibling = 0)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var random = new SplitMix64(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));
+        // A regenerate's dice are seeded from the prompt and its position among the siblings;
+        // it still quotes the prompt itself.
+        var random = new SplitMix64(SHA256.HashData(Encoding.UTF8.GetBytes(sibling > 0 ? $"{prompt}\0{sibling}" : prompt)));
 
         // Every random choice is drawn up front, in a fixed order, so the reply depends on the
         // prompt alone and not on how many sentences the length target ends up needing.
@@ -162,10 +178,10 @@ public sealed class EmbeddedChatClient(IOptions<GeneratorOptions> generatorOptio
     }
 
     private async IAsyncEnumerable<ChatResponseUpdate> StreamAsync(
-        string prompt, bool paced, [EnumeratorCancellation] CancellationToken cancellationToken)
+        string prompt, int sibling, bool paced, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pieces = ComposeTokens(prompt);
+        var pieces = ComposeTokens(prompt, sibling);
         var responseId = Guid.NewGuid().ToString("N");
         var createdAt = _time.GetUtcNow();
         var start = _time.GetTimestamp();

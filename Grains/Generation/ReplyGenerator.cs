@@ -19,7 +19,13 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
     private readonly ChatContext _context = new(options.Value.SystemPrompt, options.Value.MaxContextTokens);
     private readonly ModelFailure _failure = new(options.Value);
 
-    public async Task RunAsync(IReadOnlyList<Message> history, ReplyBuffer buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Answers the last prompt of <paramref name="history"/> (the path from the first prompt to
+    /// it). <paramref name="sibling"/> counts the replies to that prompt before this one; a model
+    /// that is deterministic for a prompt (the embedded one) reads it as
+    /// <see cref="EmbeddedChatClient.SiblingProperty"/> to answer a regenerate differently.
+    /// </summary>
+    public async Task RunAsync(IReadOnlyList<Message> history, ReplyBuffer buffer, CancellationToken cancellationToken, int sibling = 0)
     {
         var text = new StringBuilder();
         var started = false;
@@ -39,7 +45,9 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
             if (window.Omitted > 0) LogTrimmed(window.Omitted, window.Tokens);
             // Before the first token the deadline is exact; the first update always moves it.
             idle.CancelAfter(_options.IdleTimeout);
-            await foreach (var update in chatClient.GetStreamingResponseAsync(window.Messages, cancellationToken: idle.Token).WithCancellation(idle.Token))
+            // Only a regenerate carries options: a first answer's request is as it always was.
+            var chatOptions = sibling > 0 ? new ChatOptions { AdditionalProperties = new() { [EmbeddedChatClient.SiblingProperty] = sibling } } : null;
+            await foreach (var update in chatClient.GetStreamingResponseAsync(window.Messages, chatOptions, idle.Token).WithCancellation(idle.Token))
             {
                 var now = Environment.TickCount64;
                 if (now - armedAt >= slack)

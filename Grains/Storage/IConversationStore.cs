@@ -87,7 +87,9 @@ public sealed record StoredConversation(
     long LastEventId,
     DateTimeOffset LastActivityAt,
     /// <summary>The oldest event id still stored (LastEventId + 1 when none is).</summary>
-    long FirstStoredEventId);
+    long FirstStoredEventId,
+    /// <summary>The shared head (an assistant message id), or null.</summary>
+    string? Head = null);
 
 /// <summary>
 /// One atomic change to a conversation. <see cref="Created"/> is set only by the commit that
@@ -98,6 +100,7 @@ public sealed record StoredConversation(
 /// deleted (retention). <see cref="Title"/> is set when the conversation was renamed;
 /// <see cref="RemovedMembers"/> are user ids whose member rows go. <see cref="Delete"/> ends the
 /// conversation: after the commit's other rows, every row of it is deleted, in the same transaction.
+/// <see cref="Head"/> is set when the shared head moved.
 /// </summary>
 public sealed record ConversationCommit(
     string ConversationId,
@@ -113,6 +116,7 @@ public sealed record ConversationCommit(
     string? Title = null,
     IReadOnlyList<string>? RemovedMembers = null,
     bool Delete = false,
+    string? Head = null,
     IReadOnlyList<UsageCharge>? Charges = null)
 {
     public IReadOnlyList<string> RemovedMemberIds => RemovedMembers ?? [];

@@ -65,11 +65,11 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         command.Transaction = transaction;
         command.CommandText = """
             SELECT title, owner_id, created_at, last_event_id, last_activity_at,
-                   (SELECT min(id) FROM events WHERE conversation_id = $c)
+                   (SELECT min(id) FROM events WHERE conversation_id = $c), head_message_id
               FROM conversations WHERE id = $c;
             SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $c ORDER BY rowid;
             SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-                   created_event_id, completed_event_id, prompt_tokens, completion_tokens, requested_by
+                   created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id, requested_by
               FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
             SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $c ORDER BY rowid;
             SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
@@ -220,7 +220,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         {
             s.UpsertMessage.Execute(id, m.Id, createdEventId, completedEventId, m.Role, m.AuthorId, m.AuthorName,
                 m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens,
-                requestedBy);
+                m.ParentId, requestedBy);
         }
         // Before a delete in the same commit: charges are the user's and outlive the conversation.
         foreach (var c in commit.UsageCharges)
@@ -228,6 +228,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             s.InsertCharge.Execute(c.ReplyId, c.UserId, c.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), c.ConversationId,
                 c.Usage.PromptTokens, c.Usage.CompletionTokens);
         }
+        if (commit.Head is { } head) s.SetHead.Execute(head, id);
         foreach (var i in commit.Invites)
         {
             s.UpsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt),
@@ -278,16 +279,16 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         public Statement UpsertMessage { get; } = new(connection, """
             INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
                                   author_name, content, status, reply_to, created_at, error, prompt_tokens, completion_tokens,
-                                  requested_by)
+                                  parent_id, requested_by)
             VALUES ($c, $id, $created_event, $completed_event, $role, $author, $author_name, $content, $status,
-                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens, $requested_by)
+                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens, $parent_id, $requested_by)
             ON CONFLICT (conversation_id, id) DO UPDATE SET
                 created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
                 role = excluded.role, author_id = excluded.author_id, author_name = excluded.author_name,
                 content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
                 created_at = excluded.created_at, error = excluded.error,
                 prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-                requested_by = excluded.requested_by
+                parent_id = excluded.parent_id, requested_by = excluded.requested_by
             """);
         // A reply is charged once: a second charge for it changes nothing.
         public Statement InsertCharge { get; } = new(connection, """
@@ -295,6 +296,8 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             VALUES ($reply, $user, $day, $c, $prompt, $completion)
             ON CONFLICT (reply_id) DO NOTHING
             """);
+        public Statement SetHead { get; } = new(connection,
+            "UPDATE conversations SET head_message_id = $head WHERE id = $id");
         public Statement UpsertInvite { get; } = new(connection, """
             INSERT INTO invites (conversation_id, token, created_by, created_at, expires_at, max_uses, uses, revoked)
             VALUES ($c, $token, $by, $at, $expires, $max_uses, $uses, $revoked)
@@ -318,7 +321,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """);
 
         private IEnumerable<Statement> All =>
-            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, InsertCharge, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
+            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, InsertCharge, SetHead, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
 
         public void Enlist(SqliteTransaction transaction)
         {

@@ -135,9 +135,24 @@ internal static class SqliteSchema
         CREATE INDEX messages_by_author ON messages (conversation_id, author_id, created_event_id);
         """,
 
-        // 5 is the message tree's (branch `tree`, not merged here yet). MERGE: replace this
-        // placeholder with the tree's migration 5; it only keeps 6 at its index until then.
-        "SELECT 1;",
+        // 5: messages as a tree. Existing conversations were one thread: an assistant message
+        // follows the prompt it replies to, a prompt follows the message stored before it, and
+        // the head is the last assistant message.
+        """
+        ALTER TABLE messages ADD COLUMN parent_id TEXT;
+        UPDATE messages SET parent_id = CASE
+            WHEN role = 'assistant' THEN reply_to
+            ELSE (SELECT p.id FROM messages p
+                   WHERE p.conversation_id = messages.conversation_id
+                     AND (p.created_event_id < messages.created_event_id
+                          OR (p.created_event_id = messages.created_event_id AND p.rowid < messages.rowid))
+                   ORDER BY p.created_event_id DESC, p.rowid DESC LIMIT 1)
+        END;
+        ALTER TABLE conversations ADD COLUMN head_message_id TEXT;
+        UPDATE conversations SET head_message_id = (
+            SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id AND m.role = 'assistant'
+             ORDER BY m.created_event_id DESC, m.rowid DESC LIMIT 1);
+        """,
 
         // 6: token budgets. requested_by: who pays for an assistant reply (the poster of its
         // prompt; existing replies: their prompt's author). usage_charges: one row per reply that

@@ -5,8 +5,8 @@ namespace ChatGrains.Storage;
 /// <summary>
 /// Reads what <see cref="IConversationStore.LoadAsync"/> queries, in this order and column
 /// layout: the conversation row (title, owner, created, last event id, last activity, first
-/// stored event id), then its members (user, name, role, joined event id), messages (with who pays
-/// for a reply last), invites
+/// stored event id, head), then its members (user, name, role, joined event id), messages (parent id,
+/// then who pays for a reply, last), invites
 /// (token, creator, created, expires, max uses, uses, revoked) and idempotency keys. Both stores
 /// return that layout; they differ only in how a time is kept, which <c>time</c> reads.
 /// </summary>
@@ -20,6 +20,7 @@ internal static class StoredConversationReader
         var lastEventId = reader.GetInt64(3);
         var lastActivityAt = time(reader, 4);
         var firstStoredEventId = reader.IsDBNull(5) ? lastEventId + 1 : reader.GetInt64(5);
+        var head = NullableString(reader, 6);
 
         await reader.NextResultAsync(cancellationToken);
         var members = new List<StoredMember>();
@@ -33,8 +34,9 @@ internal static class StoredConversationReader
             var message = new Message(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.GetString(5), NullableString(reader, 6), time(reader, 7), NullableString(reader, 8),
-                UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)));
-            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10), NullableString(reader, 13)));
+                UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)),
+                NullableString(reader, 13));
+            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10), NullableString(reader, 14)));
         }
 
         await reader.NextResultAsync(cancellationToken);
@@ -54,7 +56,7 @@ internal static class StoredConversationReader
             keys.Add(new IdempotencyRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), exchange));
         }
 
-        return new StoredConversation(info, members, messages, invites, keys, lastEventId, lastActivityAt, firstStoredEventId);
+        return new StoredConversation(info, members, messages, invites, keys, lastEventId, lastActivityAt, firstStoredEventId, head);
     }
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

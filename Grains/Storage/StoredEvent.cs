@@ -28,6 +28,7 @@ public static class StoredEvent
                 EventTypes.MemberLeft => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MemberLeftData) is { UserId.Length: > 0, Name: not null, By.Length: > 0 },
                 EventTypes.ConversationUpdated => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.ConversationUpdatedData) is { Title.Length: > 0 },
                 EventTypes.ConversationDeleted => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.ConversationDeletedData) is not null,
+                EventTypes.ConversationHead => JsonSerializer.Deserialize(e.Data, ChatJson.Wire.ConversationHeadData) is { MessageId.Length: > 0 },
                 _ => false,
             };
         }

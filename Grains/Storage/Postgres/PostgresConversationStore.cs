@@ -32,13 +32,13 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     [
         """
         SELECT title, owner_id, created_at, last_event_id, last_activity_at,
-               (SELECT min(id) FROM events WHERE conversation_id = $1)
+               (SELECT min(id) FROM events WHERE conversation_id = $1), head_message_id
           FROM conversations WHERE id = $1
         """,
         "SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $1 ORDER BY seq",
         """
         SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-               created_event_id, completed_event_id, prompt_tokens, completion_tokens, requested_by
+               created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id, requested_by
           FROM messages WHERE conversation_id = $1 ORDER BY created_event_id, seq
         """,
         "SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $1 ORDER BY seq",
@@ -318,6 +318,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             head.LastEventId = commit.LastEventId;
             head.LastActivityAt = commit.LastActivityAt;
             if (commit.Title is not null) head.Title = commit.Title;
+            if (commit.Head is not null) head.HeadMessageId = commit.Head;
             if (commit.Delete) _deleted.Add(id);
 
             foreach (var e in commit.Events) _events.Add((id, e));
@@ -356,12 +357,13 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             if (created.Count > 0)
             {
                 Add(batch, """
-                    INSERT INTO conversations (id, title, owner_id, created_at, last_activity_at, last_event_id)
-                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bigint[])
+                    INSERT INTO conversations (id, title, owner_id, created_at, last_activity_at, last_event_id, head_message_id)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::bigint[], $7::text[])
                     """,
                     Column(created, c => c.Key), Column(created, c => c.Value.Title ?? c.Value.Created!.Title),
                     Column(created, c => c.Value.Created!.OwnerId), Column(created, c => Utc(c.Value.Created!.CreatedAt)),
-                    Column(created, c => Utc(c.Value.LastActivityAt)), Column(created, c => c.Value.LastEventId));
+                    Column(created, c => Utc(c.Value.LastActivityAt)), Column(created, c => c.Value.LastEventId),
+                    Column(created, c => c.Value.HeadMessageId));
             }
 
             NpgsqlBatchCommand? update = null;
@@ -370,12 +372,14 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                 var heads = UpdatedConversations.Select(id => _conversations[id]).ToList();
                 update = Add(batch, """
                     UPDATE conversations c SET last_event_id = u.last_event_id, last_activity_at = u.last_activity_at,
-                                               title = coalesce(u.title, c.title)
-                      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[]) AS u(id, last_event_id, last_activity_at, title)
+                                               title = coalesce(u.title, c.title),
+                                               head_message_id = coalesce(u.head, c.head_message_id)
+                      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[])
+                           AS u(id, last_event_id, last_activity_at, title, head)
                      WHERE c.id = u.id
                     """,
                     UpdatedConversations.ToArray(), Column(heads, h => h.LastEventId), Column(heads, h => Utc(h.LastActivityAt)),
-                    Column(heads, h => h.Title));
+                    Column(heads, h => h.Title), Column(heads, h => h.HeadMessageId));
             }
 
             // A plain INSERT: a duplicate (conversation, id) throws and fails the whole transaction.
@@ -430,12 +434,12 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                 Add(batch, """
                     INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
                                           author_name, content, status, reply_to, created_at, error, prompt_tokens,
-                                          completion_tokens, requested_by)
-                    SELECT c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, rb
+                                          completion_tokens, parent_id, requested_by)
+                    SELECT c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, pa, rb
                       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
                                   $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::integer[],
-                                  $14::integer[], $15::text[])
-                           WITH ORDINALITY AS m(c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, rb, ord)
+                                  $14::integer[], $15::text[], $16::text[])
+                           WITH ORDINALITY AS m(c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, pa, rb, ord)
                      ORDER BY ord
                     ON CONFLICT (conversation_id, id) DO UPDATE SET
                         created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
@@ -443,7 +447,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                         content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
                         created_at = excluded.created_at, error = excluded.error,
                         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-                        requested_by = excluded.requested_by
+                        parent_id = excluded.parent_id, requested_by = excluded.requested_by
                     """,
                     Column(_messages, m => m.Conversation), Column(_messages, m => m.Message.Message.Id),
                     Column(_messages, m => m.Message.CreatedEventId), Column(_messages, m => m.Message.CompletedEventId),
@@ -452,7 +456,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                     Column(_messages, m => m.Message.Message.Status), Column(_messages, m => m.Message.Message.ReplyTo),
                     Column(_messages, m => Utc(m.Message.Message.CreatedAt)), Column(_messages, m => m.Message.Message.Error),
                     Column(_messages, m => m.Message.Message.Usage?.PromptTokens), Column(_messages, m => m.Message.Message.Usage?.CompletionTokens),
-                    Column(_messages, m => m.Message.RequestedBy));
+                    Column(_messages, m => m.Message.Message.ParentId), Column(_messages, m => m.Message.RequestedBy));
             }
 
             // Charges are the user's, not the conversation's: the delete below keeps them. A
@@ -537,6 +541,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
             public ConversationInfo? Created { get; } = created;
             public long LastEventId { get; set; }
             public string? Title { get; set; }
+            public string? HeadMessageId { get; set; }
             public DateTimeOffset LastActivityAt { get; set; }
         }
     }

@@ -148,9 +148,23 @@ internal static class PostgresSchema
         CREATE INDEX messages_by_author ON messages (conversation_id, author_id, created_event_id);
         """,
 
-        // 5 is the message tree's (branch `tree`, not merged here yet). MERGE: replace this
-        // placeholder with the tree's migration 5; it only keeps 6 at its index until then.
-        "SELECT 1;",
+        // 5: messages as a tree, as in SQLite's migration 5 (an assistant message follows the
+        // prompt it replies to, a prompt the message stored before it; the head is the last
+        // assistant message).
+        """
+        ALTER TABLE messages ADD COLUMN parent_id text;
+        UPDATE messages m SET parent_id = CASE
+            WHEN m.role = 'assistant' THEN m.reply_to
+            ELSE (SELECT p.id FROM messages p
+                   WHERE p.conversation_id = m.conversation_id
+                     AND (p.created_event_id, p.seq) < (m.created_event_id, m.seq)
+                   ORDER BY p.created_event_id DESC, p.seq DESC LIMIT 1)
+        END;
+        ALTER TABLE conversations ADD COLUMN head_message_id text;
+        UPDATE conversations c SET head_message_id = (
+            SELECT m.id FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'
+             ORDER BY m.created_event_id DESC, m.seq DESC LIMIT 1);
+        """,
 
         // 6: token budgets, as SQLite's migration 6: who pays for a reply (existing ones: their
         // prompt's author), and one charge per reply that ended with a known usage, written in the

@@ -78,6 +78,66 @@ public sealed class BudgetApiTests(OneTokenBudgetFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Over_budget_a_regenerate_gets_429_with_Retry_After_under_every_Accept_and_creates_nothing_but_a_used_key_is_answered()
+    {
+        using var ada = await fixture.Server.SignInAsync("Ada");
+        using var bob = await fixture.Server.SignInAsync("Bob");
+        var id = await ada.CreateConversationAsync();
+        await ada.ShareWithAsync(id, bob);
+        var reply = await ReplyIdAsync(ada, id, "spend it all");
+        var before = (await ada.SettledSnapshotAsync(id)).GetRawText();
+
+        foreach (var accept in Problems.Accepts)
+        {
+            using var response = await ada.Http.SendAsync(TreeRequests.RegenerateRequest(id, reply, accept, Guid.NewGuid().ToString()),
+                HttpCompletionOption.ResponseHeadersRead);
+            var body = await response.Content.ReadAsStringAsync();
+            await Problems.AssertAsync(response, 429, "a regenerate over budget");
+            Assert.Equal(BudgetRequests.NextMidnight(), JsonDocument.Parse(body).RootElement.GetProperty("resetsAt").GetDateTimeOffset());
+            var retryAfter = response.Headers.RetryAfter?.Delta ?? throw new Xunit.Sdk.XunitException("no Retry-After");
+            Assert.InRange(retryAfter, BudgetRequests.NextMidnight() - DateTimeOffset.UtcNow - TimeSpan.FromSeconds(5),
+                BudgetRequests.NextMidnight() - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(5));
+        }
+        Assert.Equal(before, (await ada.SnapshotAsync(id)).GetRawText());
+
+        // The checks come first: an unknown message is 404, even over budget.
+        await Problems.AssertAsync(await ada.Http.SendAsync(TreeRequests.RegenerateRequest(id, "no-such-message", "application/json")), 404, "an unknown message");
+
+        // Bob, under budget, regenerates once; his retry with the same key, now over budget, gets the same ids.
+        var first = await bob.RegenerateAcceptedAsync(id, reply, "regen-key");
+        await bob.SettledSnapshotAsync(id);
+        var retried = await bob.RegenerateAcceptedAsync(id, reply, "regen-key");
+        Assert.Equal(first.GetRawText(), retried.GetRawText());
+        using var fresh = await bob.Http.SendAsync(TreeRequests.RegenerateRequest(id, reply, "application/json", "another-key"));
+        await Problems.AssertAsync(fresh, 429, "a new regenerate over budget");
+    }
+
+    [Fact]
+    public async Task A_regenerated_reply_is_charged_to_who_regenerated_it_not_to_the_prompts_author()
+    {
+        using var ada = await fixture.Server.SignInAsync("Ada");
+        using var bob = await fixture.Server.SignInAsync("Bob");
+        var id = await ada.CreateConversationAsync();
+        await ada.ShareWithAsync(id, bob);
+        var reply = await ReplyIdAsync(ada, id, "what does this cost?");
+        var adas = BudgetRequests.Tokens(await ada.UsageAsync());
+
+        await using var regenerate = await bob.RegenerateAsync(id, reply);
+        var completed = (await regenerate.ReadToEndAsync()).Single(e => e.Type == "message.completed");
+        var cost = BudgetRequests.Tokens(completed.Data.GetProperty("usage"));
+
+        Assert.True(cost.Prompt > 0 && cost.Completion > 0, $"{cost}");
+        Assert.Equal(cost, BudgetRequests.Tokens(await bob.UsageAsync()));
+        Assert.Equal(adas, BudgetRequests.Tokens(await ada.UsageAsync()));
+    }
+
+    private static async Task<string> ReplyIdAsync(ApiUser user, string conversationId, string content)
+    {
+        await using var stream = await user.PostAsync(conversationId, content);
+        return (await stream.ReadToEndAsync()).Single(e => e.Type == "message.completed").MessageId!;
+    }
+
+    [Fact]
     public async Task Usage_is_what_the_users_replies_reported_with_the_limit_and_the_next_UTC_midnight()
     {
         using var ada = await fixture.Server.SignInAsync("Ada");

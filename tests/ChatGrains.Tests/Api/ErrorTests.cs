@@ -180,6 +180,9 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
         ("POST", "/api/conversations/x/members", "{\"inviteToken\": \"t\"}"),
         ("POST", "/api/conversations/x/messages", "{\"content\": \"hi\"}"),
         ("POST", "/api/conversations/x/messages/m/cancel", null),
+        ("POST", "/api/conversations/x/messages/m/regenerate", null),
+        ("POST", "/api/conversations/x/head", "{\"messageId\": \"m\"}"),
+        ("POST", "/api/conversations/x/fork", "{\"messageId\": \"m\"}"),
         ("GET", "/api/conversations/x/events", null),
         ("POST", "/api/conversations/x/events", null),
     ];

@@ -113,7 +113,7 @@ public sealed class HostileInputTests(ApiServerFixture fixture, ITestOutputHelpe
         var events = new List<Received>();
         while (events.Count == 0 || events[^1].Id < last) events.Add(await watch.NextAsync(TimeSpan.FromSeconds(10)) ?? throw new InvalidOperationException("the replay ended early"));
         Assert.Equal(Enumerable.Range(1, events.Count).Select(i => from + i), events.Select(e => e.Id!.Value));
-        Assert.All(events, e => Assert.Contains(e.Type, new[] { "message.created", "message.delta", "message.completed" }));
+        Assert.All(events, e => Assert.Contains(e.Type, new[] { "message.created", "message.delta", "message.completed", "conversation.head" }));
         var newIds = added.Select(m => m.GetProperty("id").GetString()).ToHashSet();
         Assert.Equal(newIds, events.Where(e => e.Type == "message.created").Select(e => e.MessageId).ToHashSet());
         Assert.All(events, e => Assert.Contains(e.MessageId, newIds));

@@ -143,4 +143,35 @@ public sealed class BudgetSiloKillTests : IAsyncLifetime
         Assert.True(failed.Usage is { PromptTokens: > 0, CompletionTokens: > 0 }, $"{failed.Usage}");
         Assert.Equal((failed.Usage.PromptTokens, failed.Usage.CompletionTokens), BudgetGrainTests.Tokens(await _cluster.User(ada.UserId).GetUsageAsync()));
     }
+
+    [Fact]
+    public async Task An_interrupted_reply_on_a_new_branch_is_charged_for_its_own_path_not_the_other_branches()
+    {
+        // Two users of the same name (the model sees it), as each has a budget of one reply.
+        var (ada, other) = (BudgetGrainTests.NewCaller("Ada"), BudgetGrainTests.NewCaller("Ada"));
+        var id = Guid.NewGuid().ToString("N");
+        var grain = _cluster.Conversation(id);
+        await grain.CreateAsync(other, "kill mid-branch");
+        await grain.JoinAsync(ada, await grain.CreateInviteAsync(other.UserId));
+        await grain.PostAsync(other, "a long answer please", null);
+        var done = await Eventually.Until(() => _cluster.LogAsync(id), l => l.Any(e => e.Type == EventTypes.MessageCompleted),
+            TimeSpan.FromSeconds(60), "the first reply completes");
+        var whole = Completed(done.Single(e => e.Type == EventTypes.MessageCompleted)).Usage!;
+
+        // The same prompt as a new first prompt: the model is shown only it, as the first reply was.
+        var receipt = await grain.PostAsync(ada, "a long answer please", null, PromptParent.Root);
+        await Eventually.Until(() => _cluster.LogAsync(id),
+            l => l.Count(e => e.Type == EventTypes.MessageDelta && e.Id > receipt.EventId) >= 2, TimeSpan.FromSeconds(10), "the branch streams");
+        var address = await _cluster.Cluster.Client.GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
+        await _cluster.Cluster.KillSiloAsync(_cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(address)));
+
+        var log = await Eventually.Until(async () =>
+        {
+            try { return await _cluster.LogAsync(id); }
+            catch (Exception) { return []; } // the dead silo is still being declared dead
+        }, l => l.Count(e => e.Type == EventTypes.MessageCompleted) == 2, TimeSpan.FromSeconds(60), "the interrupted reply ends");
+        var failed = Completed(log.Last(e => e.Type == EventTypes.MessageCompleted));
+        Assert.Equal((receipt.AssistantMessageId, MessageStatus.Failed), (failed.MessageId, failed.Status));
+        Assert.Equal(whole.PromptTokens, failed.Usage!.PromptTokens);
+    }
 }

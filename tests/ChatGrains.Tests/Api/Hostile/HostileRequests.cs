@@ -331,7 +331,7 @@ public sealed class HostileRequests(FuzzWorld world)
     private Gen<Probe> NoSuchRoute() =>
         from who in Caller(true)
         from route in Gen.OneOf(
-            ("PUT", "/api/conversations"), ("DELETE", $"/api/conversations/{world.Shared}"), ("PATCH", $"/api/conversations/{world.Shared}/messages"),
+            ("PUT", "/api/conversations"), ("PUT", $"/api/conversations/{world.Shared}"), ("PATCH", $"/api/conversations/{world.Shared}/messages"),
             ("GET", "/api/auth/guest"), ("GET", $"/api/conversations/{world.Shared}/messages"), ("DELETE", $"/api/conversations/{world.Shared}/events"),
             ("GET", "/api/nope"), ("POST", $"/api/conversations/{world.Shared}/nope"), ("POST", $"/api/conversations/{world.Shared}/messages/x/y/z"))
         from accept in Accept
