@@ -28,6 +28,7 @@ namespace ChatGrains;
 [JsonSerializable(typeof(ConversationListItem))]
 [JsonSerializable(typeof(IReadOnlyList<ConversationListItem>))]
 [JsonSerializable(typeof(ConversationRemovedData))]
+[JsonSerializable(typeof(TokenUsage))]
 public sealed partial class ChatJson : JsonSerializerContext
 {
     /// <summary>

@@ -18,6 +18,8 @@ public enum ConversationErrorKind
     Forbidden,
     /// <summary>The request names something of the wrong kind (a user message where a reply is needed).</summary>
     BadRequest,
+    /// <summary>The caller has used their tokens for the day (see <see cref="ConversationException.ResetsAt"/>).</summary>
+    OverBudget,
 }
 
 /// <summary>A refusal the API turns into a problem+json response; it changes nothing.</summary>
@@ -29,6 +31,14 @@ public sealed class ConversationException : Exception
     [Id(0)]
     public ConversationErrorKind Kind { get; init; }
 
+    /// <summary>For <see cref="ConversationErrorKind.OverBudget"/>: when the budget starts again (the next UTC midnight).</summary>
+    [Id(1)]
+    public DateTimeOffset? ResetsAt { get; init; }
+
+    /// <summary>For <see cref="ConversationErrorKind.OverBudget"/>: whole seconds until <see cref="ResetsAt"/>, at least 1, by the grain's clock.</summary>
+    [Id(2)]
+    public int RetryAfterSeconds { get; init; }
+
     public static ConversationException NotFound(string what) => new(ConversationErrorKind.NotFound, $"{what} was not found.");
 
     public static ConversationException Forbidden(string detail) => new(ConversationErrorKind.Forbidden, detail);
@@ -36,6 +46,13 @@ public sealed class ConversationException : Exception
     public static ConversationException Conflict(string detail) => new(ConversationErrorKind.Conflict, detail);
 
     public static ConversationException BadRequest(string detail) => new(ConversationErrorKind.BadRequest, detail);
+
+    public static ConversationException OverBudget(DateTimeOffset resetsAt, int retryAfterSeconds) =>
+        new(ConversationErrorKind.OverBudget, $"You have used today's token budget; it resets at {resetsAt:yyyy-MM-dd HH:mm} UTC.")
+        {
+            ResetsAt = resetsAt,
+            RetryAfterSeconds = retryAfterSeconds,
+        };
 
     public static ConversationException StoreUnavailable() =>
         new(ConversationErrorKind.StoreUnavailable, "The conversation store is unavailable; try again shortly.");

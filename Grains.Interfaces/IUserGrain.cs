@@ -28,7 +28,33 @@ public interface IUserGrain : IGrainWithStringKey, IEventLog
     /// </summary>
     [OneWay]
     Task ConversationChangedAsync(string conversationId, ConversationChangeKind kind, string? removal = null);
+
+    /// <summary>
+    /// The tokens charged to the user today (UTC) and the daily budget. Interleaves with the list's
+    /// work: it reads only the charges, so posting never waits behind a reconcile.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<TokenUsage> GetUsageAsync();
+
+    /// <summary>
+    /// Throws <see cref="ConversationErrorKind.OverBudget"/> when the user is at or over today's
+    /// budget; a conversation asks before it creates a prompt's reply.
+    /// </summary>
+    [AlwaysInterleave]
+    Task EnsureWithinBudgetAsync();
 }
+
+/// <summary>
+/// <c>GET /api/me/usage</c>: the tokens charged to the user on the current UTC day (prompt and
+/// completion, summed over the replies that ended today), the daily budget (0: no limit) and
+/// when the day ends.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TokenUsage(
+    [property: Id(0)] int PromptTokens,
+    [property: Id(1)] int CompletionTokens,
+    [property: Id(2)] long Limit,
+    [property: Id(3)] DateTimeOffset ResetsAt);
 
 public enum ConversationChangeKind
 {

@@ -104,6 +104,9 @@ public static class SiloHosting
             .Validate(o => o.UpdateInterval > TimeSpan.Zero && o.ReconcilePeriod > TimeSpan.Zero && o.RetainedEvents >= 1000,
                 "Users: UpdateInterval and ReconcilePeriod must be positive, RetainedEvents at least 1000.")
             .ValidateOnStart();
+        services.AddOptions<TokenBudgetOptions>().Bind(config.GetSection(TokenBudgetOptions.SectionName))
+            .Validate(o => o.TokensPerUserPerDay >= 0, "Limits:TokensPerUserPerDay must be 0 (no limit) or more.")
+            .ValidateOnStart();
         Func<IServiceProvider, IConversationStore> store;
         Func<IServiceProvider, IUserStore> userStore;
         if (cluster.Postgres is { } postgres)

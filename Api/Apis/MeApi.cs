@@ -8,7 +8,8 @@ namespace ChatGrains.Api.Apis;
 
 /// <summary>
 /// The caller's own state across conversations: their event stream (<c>/api/me/events</c>, the
-/// list kept live) and their read positions. Both are served by the caller's user grain.
+/// list kept live), their read positions and today's token usage. All are served by the caller's
+/// user grain.
 /// </summary>
 public static class MeApi
 {
@@ -16,8 +17,13 @@ public static class MeApi
     {
         app.MapMethods("/api/me/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken();
         app.MapPost("/api/conversations/{id}/read", Read).RequireAuthorization();
+        app.MapGet("/api/me/usage", Usage).RequireAuthorization();
         return app;
     }
+
+    /// <summary>The tokens charged to the caller today (UTC), the daily budget (0: none) and when it resets.</summary>
+    private static async Task<Ok<TokenUsage>> Usage(HttpContext http, IGrainFactory grains) =>
+        TypedResults.Ok(await grains.GetGrain<IUserGrain>(http.User.ToCaller().UserId).GetUsageAsync());
 
     /// <summary>The caller's own resumable stream: conversation.added / updated / removed.</summary>
     private static async Task<EventStreamResult> Watch(HttpContext http, IGrainFactory grains)

@@ -23,6 +23,7 @@ public sealed partial class ProblemMapping(IProblemDetailsService problems, ILog
             ConversationException { Kind: ConversationErrorKind.BadRequest } => (StatusCodes.Status400BadRequest, "Bad request"),
             ConversationException { Kind: ConversationErrorKind.Forbidden } => (StatusCodes.Status403Forbidden, "Forbidden"),
             ConversationException { Kind: ConversationErrorKind.IdempotencyKeyReused } => (StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused"),
+            ConversationException { Kind: ConversationErrorKind.OverBudget } => (StatusCodes.Status429TooManyRequests, "Over the daily token budget"),
             var e when PassingTrouble.IsStoreUnavailable(e) => (StatusCodes.Status503ServiceUnavailable, "The conversation store is unavailable; try again shortly"),
             var e when PassingTrouble.IsClusterRecovering(e) => (StatusCodes.Status503ServiceUnavailable, "The cluster is recovering; try again shortly"),
             // Kestrel's own refusals of a request it could not read (a broken chunked body, say).
@@ -39,11 +40,18 @@ public sealed partial class ProblemMapping(IProblemDetailsService problems, ILog
         if (http.Response.HasStarted) return false;
         http.Response.StatusCode = status;
         if (status == StatusCodes.Status503ServiceUnavailable) http.Response.Headers.RetryAfter = "2";
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = exception.Message };
+        if (exception is ConversationException { Kind: ConversationErrorKind.OverBudget, ResetsAt: { } resetsAt } over)
+        {
+            // Seconds to the next UTC midnight, by the clock of the grain that refused.
+            http.Response.Headers.RetryAfter = over.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            problem.Extensions["resetsAt"] = resetsAt;
+        }
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
             Exception = exception,
-            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = exception.Message },
+            ProblemDetails = problem,
         });
     }
 

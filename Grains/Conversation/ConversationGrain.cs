@@ -49,7 +49,7 @@ public sealed partial class ConversationGrain(
             if (first.Message.Status == MessageStatus.Streaming || content.Length > 0)
             {
                 _state.RestoreContent(first.Message.Id, content);
-                _state.CompleteMessage(first.Message.Id, ReplyOutcome.Interrupted);
+                _state.CompleteMessage(first.Message.Id, Interrupted(first.Message.Id, content));
                 await CommitAndPublishAsync();
                 LogInterrupted(first.Message.Id);
             }
@@ -67,7 +67,7 @@ public sealed partial class ConversationGrain(
             await active.StopAsync();
             var (text, _) = active.Buffer.Take();
             if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
-            _state.CompleteMessage(active.MessageId, ReplyOutcome.Interrupted);
+            _state.CompleteMessage(active.MessageId, Interrupted(active.MessageId, _state.FindMessage(active.MessageId)!.Message.Content));
             EndActiveReply();
             try { await CommitAndPublishAsync(); }
             catch (Exception ex) { logger.LogWarning(ex, "Could not end reply {MessageId} on deactivation", active.MessageId); }
@@ -155,11 +155,14 @@ public sealed partial class ConversationGrain(
     {
         var state = MemberState(caller.UserId);
         if (Known(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent)) is { } known) return known;
+        // After validation and the key: a retry is answered as before, even over budget.
+        await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
 
         var parentId = state.Tree.ParentForPrompt(parent);
         var now = Now();
         var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now, ParentId: parentId));
-        var reply = AddReply(state, prompt.Message.Id, now);
+        // The poster pays for the reply, also when it waits behind someone else's.
+        var reply = AddReply(state, prompt.Message.Id, now, caller.UserId);
         return await BeginExchangeAsync(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent),
             new PostReceiptIds(prompt.Message.Id, reply.Message.Id, prompt.CreatedEventId));
     }
@@ -171,7 +174,10 @@ public sealed partial class ConversationGrain(
         if (Known(state, caller, idempotencyKey, hash) is { } known) return known;
 
         var original = state.FinishedReply(messageId, "regenerated");
-        var reply = AddReply(state, original.ReplyTo!, Now());
+        // After the checks and the key, as for a post: a retry is answered as before, even over budget.
+        await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
+        // Who asked to regenerate pays for the new reply, not the prompt's author.
+        var reply = AddReply(state, original.ReplyTo!, Now(), caller.UserId);
         return await BeginExchangeAsync(state, caller, idempotencyKey, hash,
             new PostReceiptIds(original.ReplyTo!, reply.Message.Id, reply.CreatedEventId));
     }
@@ -209,12 +215,15 @@ public sealed partial class ConversationGrain(
         return Receipt(known.Exchange);
     }
 
-    /// <summary>A reply to <paramref name="promptId"/>, queued behind any open one; the head moves to it.</summary>
-    private StoredMessage AddReply(ConversationState state, string promptId, DateTimeOffset now)
+    /// <summary>
+    /// A reply to <paramref name="promptId"/>, queued behind any open one and paid for by
+    /// <paramref name="payerId"/>; the head moves to it.
+    /// </summary>
+    private StoredMessage AddReply(ConversationState state, string promptId, DateTimeOffset now, string payerId)
     {
         // While this silo drains, a new reply waits for the conversation's next home.
         var status = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
-        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", status, promptId, now, ParentId: promptId));
+        var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", status, promptId, now, ParentId: promptId), payerId);
         state.MoveHead(reply.Message.Id);
         return reply;
     }
@@ -357,6 +366,17 @@ public sealed partial class ConversationGrain(
             LogPublishFailed(ex, commit.Events[0].Id);
         }
         MemberNotifications.AfterCommit(GrainFactory, Id, commit.Created?.OwnerId, commit.Events, _state.Members.Select(m => m.UserId));
+    }
+
+    /// <summary>
+    /// A reply whose generator is gone ends failed, charged with what it was shown (counted from
+    /// the same history <see cref="StartNextReply"/> gave it: the path from the first prompt to the
+    /// one it answers, not other branches) and what it streamed.
+    /// </summary>
+    private ReplyOutcome Interrupted(string messageId, string streamed)
+    {
+        var history = _state!.PathTo(_state.FindMessage(messageId)!.Message.ReplyTo!);
+        return ReplyOutcome.Interrupted with { Usage = generator.CountUsage(history, streamed) };
     }
 
     private void EndActiveReply()

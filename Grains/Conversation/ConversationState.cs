@@ -186,11 +186,14 @@ public sealed class ConversationState
         _pending.Delete = true;
     }
 
-    /// <summary>Adds a message and publishes its <c>message.created</c>.</summary>
-    public StoredMessage AddMessage(Message message)
+    /// <summary>
+    /// Adds a message and publishes its <c>message.created</c>. <paramref name="requestedBy"/>: for a
+    /// reply, the user its usage is charged to when it ends.
+    /// </summary>
+    public StoredMessage AddMessage(Message message, string? requestedBy = null)
     {
         var created = Emit(EventTypes.MessageCreated, new MessageCreatedData(message), ChatJson.Wire.MessageCreatedData);
-        var stored = new StoredMessage(message, created.Id, 0);
+        var stored = new StoredMessage(message, created.Id, 0, requestedBy);
         Put(stored, record: true);
         return stored;
     }
@@ -225,7 +228,9 @@ public sealed class ConversationState
         var completed = Emit(EventTypes.MessageCompleted,
             new MessageCompletedData(messageId, outcome.Status, message.Content, outcome.Error, outcome.Usage),
             ChatJson.Wire.MessageCompletedData);
-        Put(new StoredMessage(message, current.CreatedEventId, completed.Id), record: true);
+        Put(current with { Message = message, CompletedEventId = completed.Id }, record: true);
+        // Whatever its status: what the model saw and generated counts against who asked for it.
+        if (current.RequestedBy is { } payer && outcome.Usage is { } usage) _pending.Charges.Add((messageId, payer, usage));
     }
 
     public Invite AddInvite(string createdBy, DateTimeOffset now, InviteTerms terms)
@@ -287,9 +292,12 @@ public sealed class ConversationState
             if (prune > FirstStoredEventId) FirstStoredEventId = prune; else prune = 0;
         }
 
+        // A reply is charged on the UTC day its completion is committed.
+        var day = DateOnly.FromDateTime(now.UtcDateTime);
         return new ConversationCommit(Info.Id, p.Created, p.Events, p.Members, p.Messages.Values.ToList(),
             p.Invites.Values.ToList(), p.Keys, LastEventId, LastActivityAt, p.Delete ? 0 : prune,
-            p.Title, p.RemovedMembers, p.Delete, p.Head);
+            p.Title, p.RemovedMembers, p.Delete, p.Head,
+            [.. p.Charges.Select(c => new UsageCharge(c.ReplyId, c.UserId, day, Info.Id, c.Usage))]);
     }
 
     /// <summary>The first event of the exchange a reply belongs to: its prompt's creation.</summary>
@@ -327,6 +335,7 @@ public sealed class ConversationState
         public readonly Dictionary<string, StoredMessage> Messages = [];
         public readonly Dictionary<string, Invite> Invites = [];
         public readonly List<IdempotencyRecord> Keys = [];
+        public readonly List<(string ReplyId, string UserId, Usage Usage)> Charges = [];
         public string? Title;
         public string? Head;
         public bool Delete;

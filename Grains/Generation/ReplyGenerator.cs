@@ -90,6 +90,13 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
         }
     }
 
+    /// <summary>
+    /// What a reply whose generation was lost (its silo died, its activation left mid-reply) cost,
+    /// counted with o200k: the window the model was shown for <paramref name="history"/> and the
+    /// text it had streamed.
+    /// </summary>
+    public Usage CountUsage(IReadOnlyList<Message> history, string streamed) => new(_context.Build(history).Tokens, TokenCounter.Count(streamed));
+
     private void Fail(ReplyBuffer buffer, string error, StringBuilder text, UsageDetails? reported, ChatWindow? window, bool started, Exception? ex)
     {
         // The exception itself is not logged: its message may quote a server's answer, which

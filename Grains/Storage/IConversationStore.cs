@@ -45,9 +45,18 @@ public sealed record ConversationInfo(string Id, string Title, string OwnerId, D
 
 /// <summary>
 /// A message with the ids of the events that created and completed it (0 while not
-/// completed). Ordering of messages is by <see cref="CreatedEventId"/>.
+/// completed). Ordering of messages is by <see cref="CreatedEventId"/>. <see cref="RequestedBy"/>,
+/// on an assistant message: the user its usage is charged to (who posted its prompt, or asked
+/// to regenerate it); it is not part of the wire message.
 /// </summary>
-public sealed record StoredMessage(Message Message, long CreatedEventId, long CompletedEventId);
+public sealed record StoredMessage(Message Message, long CreatedEventId, long CompletedEventId, string? RequestedBy = null);
+
+/// <summary>
+/// What one reply cost <see cref="UserId"/>, on the UTC <see cref="Day"/> it ended. Stored in the
+/// same transaction as the reply's <c>message.completed</c>, keyed by <see cref="ReplyId"/>: a
+/// charge is never lost with a silo that dies after the commit, and never counted twice.
+/// </summary>
+public sealed record UsageCharge(string ReplyId, string UserId, DateOnly Day, string ConversationId, Usage Usage);
 
 /// <summary>
 /// A member's row: <see cref="JoinedEventId"/> is the id of their <c>member.joined</c> (0 for the
@@ -107,7 +116,11 @@ public sealed record ConversationCommit(
     string? Title = null,
     IReadOnlyList<string>? RemovedMembers = null,
     bool Delete = false,
-    string? Head = null)
+    string? Head = null,
+    IReadOnlyList<UsageCharge>? Charges = null)
 {
     public IReadOnlyList<string> RemovedMemberIds => RemovedMembers ?? [];
+
+    /// <summary>The replies this commit completes with a known usage, charged to who asked for them.</summary>
+    public IReadOnlyList<UsageCharge> UsageCharges => Charges ?? [];
 }

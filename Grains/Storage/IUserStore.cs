@@ -33,6 +33,12 @@ public interface IUserStore
 
     /// <summary>Stored events with id &gt; <paramref name="afterId"/>, oldest first.</summary>
     Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string userId, long afterId, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The tokens charged to the user on one UTC day: the sum of the <see cref="UsageCharge"/>s
+    /// that conversation commits stored for them (zero when none).
+    /// </summary>
+    Task<Usage> ReadUsageAsync(string userId, DateOnly day, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The truth for one conversation: the user's item, or null, and whether the conversation still exists.</summary>

@@ -69,7 +69,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
               FROM conversations WHERE id = $c;
             SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $c ORDER BY rowid;
             SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-                   created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id
+                   created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id, requested_by
               FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
             SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $c ORDER BY rowid;
             SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
@@ -216,10 +216,17 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         foreach (var e in commit.Events) s.InsertEvent.Execute(id, e.Id, e.Type, e.Data);
         foreach (var (m, joinedEventId) in commit.Members) s.InsertMember.Execute(id, m.UserId, m.Name, lastActivityAt, m.Role, joinedEventId);
         foreach (var userId in commit.RemovedMemberIds) s.DeleteMember.Execute(id, userId);
-        foreach (var (m, createdEventId, completedEventId) in commit.Messages)
+        foreach (var (m, createdEventId, completedEventId, requestedBy) in commit.Messages)
         {
             s.UpsertMessage.Execute(id, m.Id, createdEventId, completedEventId, m.Role, m.AuthorId, m.AuthorName,
-                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens, m.ParentId);
+                m.Content, m.Status, m.ReplyTo, ToText(m.CreatedAt), m.Error, m.Usage?.PromptTokens, m.Usage?.CompletionTokens,
+                m.ParentId, requestedBy);
+        }
+        // Before a delete in the same commit: charges are the user's and outlive the conversation.
+        foreach (var c in commit.UsageCharges)
+        {
+            s.InsertCharge.Execute(c.ReplyId, c.UserId, c.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), c.ConversationId,
+                c.Usage.PromptTokens, c.Usage.CompletionTokens);
         }
         if (commit.Head is { } head) s.SetHead.Execute(head, id);
         foreach (var i in commit.Invites)
@@ -272,16 +279,22 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         public Statement UpsertMessage { get; } = new(connection, """
             INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
                                   author_name, content, status, reply_to, created_at, error, prompt_tokens, completion_tokens,
-                                  parent_id)
+                                  parent_id, requested_by)
             VALUES ($c, $id, $created_event, $completed_event, $role, $author, $author_name, $content, $status,
-                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens, $parent_id)
+                    $reply_to, $created_at, $error, $prompt_tokens, $completion_tokens, $parent_id, $requested_by)
             ON CONFLICT (conversation_id, id) DO UPDATE SET
                 created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
                 role = excluded.role, author_id = excluded.author_id, author_name = excluded.author_name,
                 content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
                 created_at = excluded.created_at, error = excluded.error,
                 prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-                parent_id = excluded.parent_id
+                parent_id = excluded.parent_id, requested_by = excluded.requested_by
+            """);
+        // A reply is charged once: a second charge for it changes nothing.
+        public Statement InsertCharge { get; } = new(connection, """
+            INSERT INTO usage_charges (reply_id, user_id, day, conversation_id, prompt_tokens, completion_tokens)
+            VALUES ($reply, $user, $day, $c, $prompt, $completion)
+            ON CONFLICT (reply_id) DO NOTHING
             """);
         public Statement SetHead { get; } = new(connection,
             "UPDATE conversations SET head_message_id = $head WHERE id = $id");
@@ -308,7 +321,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """);
 
         private IEnumerable<Statement> All =>
-            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, SetHead, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
+            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, InsertCharge, SetHead, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
 
         public void Enlist(SqliteTransaction transaction)
         {

@@ -153,6 +153,28 @@ internal static class SqliteSchema
             SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id AND m.role = 'assistant'
              ORDER BY m.created_event_id DESC, m.rowid DESC LIMIT 1);
         """,
+
+        // 6: token budgets. requested_by: who pays for an assistant reply (the poster of its
+        // prompt; existing replies: their prompt's author). usage_charges: one row per reply that
+        // ended with a known usage, written in the commit of its message.completed, keyed by the
+        // reply so it is charged at most once; day is the UTC day it ended (yyyy-MM-dd). Rows are
+        // the user's, not the conversation's: deleting a conversation keeps them.
+        """
+        ALTER TABLE messages ADD COLUMN requested_by TEXT;
+        UPDATE messages SET requested_by = (
+            SELECT p.author_id FROM messages p WHERE p.conversation_id = messages.conversation_id AND p.id = messages.reply_to)
+         WHERE role = 'assistant';
+
+        CREATE TABLE usage_charges (
+            reply_id          TEXT NOT NULL PRIMARY KEY,
+            user_id           TEXT NOT NULL,
+            day               TEXT NOT NULL,
+            conversation_id   TEXT NOT NULL,
+            prompt_tokens     INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX usage_charges_by_day ON usage_charges (user_id, day, prompt_tokens, completion_tokens);
+        """,
     ];
 
     /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>

@@ -135,6 +135,23 @@ public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore, IA
         return events;
     }
 
+    public async Task<Usage> ReadUsageAsync(string userId, DateOnly day, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)
+              FROM usage_charges WHERE user_id = $u AND day = $day
+            """;
+        command.Parameters.AddWithValue("$u", userId);
+        command.Parameters.AddWithValue("$day", day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new Usage(UsageSum(reader.GetInt64(0)), UsageSum(reader.GetInt64(1)));
+    }
+
+    private static int UsageSum(long sum) => (int)Math.Min(sum, int.MaxValue);
+
     private async Task<List<ConversationListItem>> ReadItemsAsync(string userId, string? conversationId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);

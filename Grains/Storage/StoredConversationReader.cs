@@ -5,7 +5,8 @@ namespace ChatGrains.Storage;
 /// <summary>
 /// Reads what <see cref="IConversationStore.LoadAsync"/> queries, in this order and column
 /// layout: the conversation row (title, owner, created, last event id, last activity, first
-/// stored event id, head), then its members (user, name, role, joined event id), messages (parent id last), invites
+/// stored event id, head), then its members (user, name, role, joined event id), messages (parent id,
+/// then who pays for a reply, last), invites
 /// (token, creator, created, expires, max uses, uses, revoked) and idempotency keys. Both stores
 /// return that layout; they differ only in how a time is kept, which <c>time</c> reads.
 /// </summary>
@@ -35,7 +36,7 @@ internal static class StoredConversationReader
                 reader.GetString(5), NullableString(reader, 6), time(reader, 7), NullableString(reader, 8),
                 UsageOf(reader.IsDBNull(11) ? null : reader.GetInt32(11), reader.IsDBNull(12) ? null : reader.GetInt32(12)),
                 NullableString(reader, 13));
-            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10)));
+            messages.Add(new StoredMessage(message, reader.GetInt64(9), reader.GetInt64(10), NullableString(reader, 14)));
         }
 
         await reader.NextResultAsync(cancellationToken);

@@ -35,6 +35,9 @@ public sealed class WireSafeUserStore(IUserStore inner, ILogger<WireSafeUserStor
     public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string userId, long afterId, int max, CancellationToken cancellationToken = default) =>
         Guard(() => inner.ReadEventsAsync(userId, afterId, max, cancellationToken), nameof(ReadEventsAsync));
 
+    public Task<Usage> ReadUsageAsync(string userId, DateOnly day, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadUsageAsync(userId, day, cancellationToken), nameof(ReadUsageAsync));
+
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 
     private Task<T> Guard<T>(Func<Task<T>> call, string operation) => StoreFailure.Guard(call, logger, "user", operation);

@@ -14,9 +14,11 @@ namespace ChatGrains.Users;
 /// never reused after a crash or a move. A hint can be lost with a silo: on activation and every
 /// <see cref="UserOptions.ReconcilePeriod"/> the whole list is compared with the store instead.
 /// </summary>
-public sealed partial class UserGrain(IUserStore store, IOptions<UserOptions> options, TimeProvider clock, ILogger<UserGrain> logger)
+public sealed partial class UserGrain(
+    IUserStore store, IOptions<UserOptions> options, IOptions<TokenBudgetOptions> budget, TimeProvider clock, ILogger<UserGrain> logger)
     : Grain, IUserGrain
 {
+    private readonly TokenBudget _budget = new(budget.Value.TokensPerUserPerDay);
     private const int MaxPage = 1000;
     private readonly UserOptions _options = options.Value;
     private const int RecentCapacity = 256;
@@ -58,6 +60,33 @@ public sealed partial class UserGrain(IUserStore store, IOptions<UserOptions> op
         if (max > 0 && afterId < _lastEventId && afterId + 1 >= _firstStoredEventId)
             events = _recent.Covers(afterId) ? _recent.After(afterId, max) : await store.ReadEventsAsync(Id, afterId, max);
         return new EventPage(events, _lastEventId, _firstStoredEventId, false);
+    }
+
+    public async Task<TokenUsage> GetUsageAsync()
+    {
+        var now = clock.GetUtcNow();
+        var usage = await ReadUsageAsync(TokenBudget.DayOf(now));
+        return new TokenUsage(usage.PromptTokens, usage.CompletionTokens, _budget.Limit, TokenBudget.ResetsAt(now));
+    }
+
+    public async Task EnsureWithinBudgetAsync()
+    {
+        if (_budget.Limit <= 0) return;
+        var now = clock.GetUtcNow();
+        var day = TokenBudget.DayOf(now);
+        if (!_budget.KnownOver(day) && !_budget.IsOver(await ReadUsageAsync(day))) return;
+        throw ConversationException.OverBudget(TokenBudget.ResetsAt(now), TokenBudget.SecondsUntilReset(now));
+    }
+
+    /// <summary>
+    /// The day's charges, from the store: each was written in the same commit as its reply's
+    /// completion, on whichever silo, so none is lost with a silo and none is missed here.
+    /// </summary>
+    private async Task<Usage> ReadUsageAsync(DateOnly day)
+    {
+        var usage = await store.ReadUsageAsync(Id, day);
+        _budget.Observe(day, usage);
+        return usage;
     }
 
     /// <summary>Reads one conversation's truth and sends what changed.</summary>

@@ -38,7 +38,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         "SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $1 ORDER BY seq",
         """
         SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-               created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id
+               created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id, requested_by
           FROM messages WHERE conversation_id = $1 ORDER BY created_event_id, seq
         """,
         "SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $1 ORDER BY seq",
@@ -275,6 +275,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         private readonly Dictionary<(string, string), int> _inviteIndex = [];
         private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
         private readonly List<(string Conversation, IdempotencyRecord Key)> _keys = [];
+        private readonly List<UsageCharge> _charges = [];
 
         /// <summary>The conversations that must already exist (none of this batch's commits creates them).</summary>
         public List<string> UpdatedConversations { get; } = [];
@@ -343,6 +344,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                 }
             }
             foreach (var k in commit.IdempotencyKeys) _keys.Add((id, k));
+            _charges.AddRange(commit.UsageCharges);
             if (commit.PruneEventsBefore > 0)
                 _prunes[id] = Math.Max(commit.PruneEventsBefore, _prunes.GetValueOrDefault(id));
             return true;
@@ -432,12 +434,12 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                 Add(batch, """
                     INSERT INTO messages (conversation_id, id, created_event_id, completed_event_id, role, author_id,
                                           author_name, content, status, reply_to, created_at, error, prompt_tokens,
-                                          completion_tokens, parent_id)
-                    SELECT c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, pa
+                                          completion_tokens, parent_id, requested_by)
+                    SELECT c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, pa, rb
                       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[],
                                   $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::integer[],
-                                  $14::integer[], $15::text[])
-                           WITH ORDINALITY AS m(c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, pa, ord)
+                                  $14::integer[], $15::text[], $16::text[])
+                           WITH ORDINALITY AS m(c, i, ce, de, r, a, an, co, s, rt, ca, er, pt, ct, pa, rb, ord)
                      ORDER BY ord
                     ON CONFLICT (conversation_id, id) DO UPDATE SET
                         created_event_id = excluded.created_event_id, completed_event_id = excluded.completed_event_id,
@@ -445,7 +447,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                         content = excluded.content, status = excluded.status, reply_to = excluded.reply_to,
                         created_at = excluded.created_at, error = excluded.error,
                         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-                        parent_id = excluded.parent_id
+                        parent_id = excluded.parent_id, requested_by = excluded.requested_by
                     """,
                     Column(_messages, m => m.Conversation), Column(_messages, m => m.Message.Message.Id),
                     Column(_messages, m => m.Message.CreatedEventId), Column(_messages, m => m.Message.CompletedEventId),
@@ -454,7 +456,21 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                     Column(_messages, m => m.Message.Message.Status), Column(_messages, m => m.Message.Message.ReplyTo),
                     Column(_messages, m => Utc(m.Message.Message.CreatedAt)), Column(_messages, m => m.Message.Message.Error),
                     Column(_messages, m => m.Message.Message.Usage?.PromptTokens), Column(_messages, m => m.Message.Message.Usage?.CompletionTokens),
-                    Column(_messages, m => m.Message.Message.ParentId));
+                    Column(_messages, m => m.Message.Message.ParentId), Column(_messages, m => m.Message.RequestedBy));
+            }
+
+            // Charges are the user's, not the conversation's: the delete below keeps them. A
+            // reply is charged once: a second charge for it changes nothing.
+            if (_charges.Count > 0)
+            {
+                Add(batch, """
+                    INSERT INTO usage_charges (reply_id, user_id, day, conversation_id, prompt_tokens, completion_tokens)
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::integer[], $6::integer[])
+                    ON CONFLICT (reply_id) DO NOTHING
+                    """,
+                    Column(_charges, c => c.ReplyId), Column(_charges, c => c.UserId), Column(_charges, c => c.Day),
+                    Column(_charges, c => c.ConversationId), Column(_charges, c => c.Usage.PromptTokens),
+                    Column(_charges, c => c.Usage.CompletionTokens));
             }
 
             if (_invites.Count > 0)

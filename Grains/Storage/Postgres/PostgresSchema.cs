@@ -165,6 +165,25 @@ internal static class PostgresSchema
             SELECT m.id FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'
              ORDER BY m.created_event_id DESC, m.seq DESC LIMIT 1);
         """,
+
+        // 6: token budgets, as SQLite's migration 6: who pays for a reply (existing ones: their
+        // prompt's author), and one charge per reply that ended with a known usage, written in the
+        // commit of its message.completed, on the UTC day it ended.
+        """
+        ALTER TABLE messages ADD COLUMN requested_by text COLLATE "C";
+        UPDATE messages a SET requested_by = p.author_id FROM messages p
+         WHERE a.role = 'assistant' AND p.conversation_id = a.conversation_id AND p.id = a.reply_to;
+
+        CREATE TABLE usage_charges (
+            reply_id          text COLLATE "C" NOT NULL PRIMARY KEY,
+            user_id           text COLLATE "C" NOT NULL,
+            day               date NOT NULL,
+            conversation_id   text COLLATE "C" NOT NULL,
+            prompt_tokens     integer NOT NULL,
+            completion_tokens integer NOT NULL
+        );
+        CREATE INDEX usage_charges_by_day ON usage_charges (user_id, day) INCLUDE (prompt_tokens, completion_tokens);
+        """,
     ];
 
     /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>

@@ -123,6 +123,20 @@ public sealed class PostgresUserStore(PostgresStoreOptions options) : IUserStore
             return events;
         });
 
+    public Task<Usage> ReadUsageAsync(string userId, DateOnly day, CancellationToken cancellationToken = default) =>
+        Clearing(async () =>
+        {
+            await using var command = _dataSource.CreateCommand("""
+                SELECT coalesce(sum(prompt_tokens), 0)::bigint, coalesce(sum(completion_tokens), 0)::bigint
+                  FROM usage_charges WHERE user_id = $1 AND day = $2
+                """);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
+            command.Parameters.Add(new NpgsqlParameter<DateOnly> { TypedValue = day });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            return new Usage((int)Math.Min(reader.GetInt64(0), int.MaxValue), (int)Math.Min(reader.GetInt64(1), int.MaxValue));
+        });
+
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     private async Task<List<ConversationListItem>> ReadItemsAsync(string userId, string? conversationId, CancellationToken cancellationToken)

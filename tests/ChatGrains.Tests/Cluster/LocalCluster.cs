@@ -17,6 +17,7 @@ namespace ChatGrains.Tests.Cluster;
 public sealed class LocalCluster : IAsyncLifetime
 {
     public const int Silos = 3;
+    public const int TokensPerUserPerDay = 60_000;
     private readonly TempDirectory _state = new();
     // Each cluster takes 50 ports from its base. The bases stay below Linux's ephemeral range
     // (32768 and up), where the test run's own outgoing connections and FreePort's listeners
@@ -159,6 +160,8 @@ public sealed class LocalCluster : IAsyncLifetime
         info.Environment["CLUSTER_CONFIGURATION"] = BuildConfiguration;
         info.Environment["CLUSTER_DRAIN"] = "00:00:30";
         info.Environment["CLUSTER_TOKENS_PER_SECOND"] = "25";
+        // Far above what the other tests' users spend (a few short prompts each); BudgetClusterTests crosses it.
+        info.Environment["CLUSTER_TOKENS_PER_USER_PER_DAY"] = TokensPerUserPerDay.ToString();
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
