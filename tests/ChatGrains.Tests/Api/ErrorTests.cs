@@ -392,8 +392,10 @@ public sealed class PerMinuteRateTests(NinetyPerMinuteFixture fixture) : IClassF
             if ((await SignIn()).StatusCode == HttpStatusCode.OK) refilled++;
             else await Task.Delay(50);
         }
+        // The limiter refills on a timer every 2/3 s: the window sees 9 or 10 refills, or one
+        // fewer when a tick falls late past its end on a busy machine. One a second would be 6.
         var expected = 1.5 * window.Elapsed.TotalSeconds;
-        Assert.InRange(refilled, expected - 1.5, expected + 1);
+        Assert.InRange(refilled, expected - 2.5, expected + 1);
     }
 }
 
