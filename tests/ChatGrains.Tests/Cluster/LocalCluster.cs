@@ -77,18 +77,22 @@ public sealed class LocalCluster : IAsyncLifetime
     /// The silos (1–3) whose newest row in Redis' membership table says Active: the table the API
     /// hosts find their gateways in, read directly.
     /// </summary>
-    public async Task<IReadOnlySet<int>> ActiveSilosInMembershipTableAsync()
+    public async Task<IReadOnlySet<int>> ActiveSilosInMembershipTableAsync() => (await MembershipTableAsync()).Active;
+
+    /// <summary>The membership table's version (-1 when it has none) and the silos it says are Active.</summary>
+    public async Task<(long Version, IReadOnlySet<int> Active)> MembershipTableAsync()
     {
         await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_base},abortConnect=false");
         var rows = await redis.GetDatabase().HashGetAllAsync("chatgrains/members/chatgrains-local");
-        return rows.Where(r => r.Name != "Version")
+        var version = rows.FirstOrDefault(r => r.Name == "Version").Value is { HasValue: true } v ? long.Parse(v.ToString()) : -1;
+        return (version, rows.Where(r => r.Name != "Version")
             .Select(r => JsonDocument.Parse(r.Value.ToString()).RootElement)
             .Select(e => (Address: e.GetProperty("SiloAddress").GetProperty("SiloAddress").GetString()!, Status: e.GetProperty("Status").GetInt32()))
             .Select(e => (Silo: int.Parse(e.Address.Split(':', '@')[1]) - (_base + 10), Generation: long.Parse(e.Address.Split('@')[1]), e.Status))
             .GroupBy(e => e.Silo)
             .Where(g => g.MaxBy(e => e.Generation).Status == 3) // SiloStatus.Active
             .Select(g => g.Key)
-            .ToHashSet();
+            .ToHashSet());
     }
 
     public async Task<ApiUser> SignInAsync(int apiHost, string name)
