@@ -1,8 +1,5 @@
-using System.Reflection;
 using ChatGrains.Storage;
 using ChatGrains.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace ChatGrains.Tests.Storage;
 
@@ -73,10 +70,6 @@ public abstract class BudgetStoreContract : IAsyncLifetime
     private static ConversationEvent Event(long id) => new(id, EventTypes.ConversationUpdated, $$"""{"title":"t{{id}}"}""");
 
     /// <summary>The migrations before budgets (1–4), as a database written by the previous schema has them.</summary>
-    internal static string[] MigrationsBeforeBudgets(Type store, string schema) =>
-        ((string[])store.Assembly.GetType($"ChatGrains.Storage.{schema}")!
-            .GetField("Migrations", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)[..4];
-
     // A prompt of Ada's and its reply, queued when the service stopped, written before budgets.
     internal const string OldRows = """
         INSERT INTO conversations (id, title, owner_id, created_at, last_activity_at, last_event_id)
@@ -121,13 +114,7 @@ public sealed class SqliteBudgetStoreTests : BudgetStoreContract
     public async Task Migration_6_gives_existing_replies_their_prompts_author_as_payer()
     {
         var file = _directory.File("old.db");
-        await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            await old.OpenAsync();
-            await using var command = old.CreateCommand();
-            command.CommandText = string.Join("\n", MigrationsBeforeBudgets(typeof(SqliteConversationStore), "SqliteSchema")) + OldRows + "PRAGMA user_version = 4;";
-            await command.ExecuteNonQueryAsync();
-        }
+        await OldSchema.WriteSqliteAsync(file, 4, OldRows);
 
         await using var store = new SqliteConversationStore(new SqliteStoreOptions { DataSource = file });
         await store.InitializeAsync();
@@ -159,16 +146,7 @@ public sealed class PostgresBudgetStoreTests : BudgetStoreContract
     [Fact]
     public async Task Migration_6_gives_existing_replies_their_prompts_author_as_payer()
     {
-        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync();
-        await using (var old = new NpgsqlConnection(connectionString))
-        {
-            await old.OpenAsync();
-            var sql = "CREATE TABLE schema_version (version integer NOT NULL PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
-                + string.Join("\n", MigrationsBeforeBudgets(typeof(PostgresConversationStore), "PostgresSchema"))
-                + OldRows + "INSERT INTO schema_version (version) VALUES (1), (2), (3), (4);";
-            await using var command = new NpgsqlCommand(sql, old);
-            await command.ExecuteNonQueryAsync();
-        }
+        var connectionString = await OldSchema.WritePostgresAsync(4, OldRows);
 
         await using var store = new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = connectionString });
         await store.InitializeAsync();

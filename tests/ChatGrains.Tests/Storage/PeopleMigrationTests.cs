@@ -1,8 +1,5 @@
-using System.Reflection;
 using ChatGrains.Storage;
 using ChatGrains.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace ChatGrains.Tests.Storage;
 
@@ -12,10 +9,6 @@ namespace ChatGrains.Tests.Storage;
 /// </summary>
 public sealed class PeopleMigrationTests
 {
-    private static string[] FirstTwoMigrations(Type store, string schema) =>
-        ((string[])store.Assembly.GetType($"ChatGrains.Storage.{schema}")!
-            .GetField("Migrations", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)[..2];
-
     // Rows as the service wrote them before roles: Ada created it, Bob joined with event 1.
     private const string OldRows = """
         INSERT INTO conversations (id, title, owner_id, created_at, last_activity_at, last_event_id)
@@ -42,13 +35,7 @@ public sealed class PeopleMigrationTests
     {
         using var directory = new TempDirectory();
         var file = directory.File("old.db");
-        await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            await old.OpenAsync();
-            await using var command = old.CreateCommand();
-            command.CommandText = string.Join("\n", FirstTwoMigrations(typeof(SqliteConversationStore), "SqliteSchema")) + OldRows + "PRAGMA user_version = 2;";
-            await command.ExecuteNonQueryAsync();
-        }
+        await OldSchema.WriteSqliteAsync(file, 2, OldRows);
 
         await using var store = new SqliteConversationStore(new SqliteStoreOptions { DataSource = file });
         await store.InitializeAsync();
@@ -59,16 +46,7 @@ public sealed class PeopleMigrationTests
     [Fact]
     public async Task Postgres_migration_3_gives_existing_members_their_roles_and_joined_events()
     {
-        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync();
-        await using (var old = new NpgsqlConnection(connectionString))
-        {
-            await old.OpenAsync();
-            var sql = "CREATE TABLE schema_version (version integer NOT NULL PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
-                + string.Join("\n", FirstTwoMigrations(typeof(PostgresConversationStore), "PostgresSchema"))
-                + OldRows + "INSERT INTO schema_version (version) VALUES (1), (2);";
-            await using var command = new NpgsqlCommand(sql, old);
-            await command.ExecuteNonQueryAsync();
-        }
+        var connectionString = await OldSchema.WritePostgresAsync(2, OldRows);
 
         await using var store = new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = connectionString });
         await store.InitializeAsync();

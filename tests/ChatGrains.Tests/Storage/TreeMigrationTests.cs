@@ -1,8 +1,5 @@
-using System.Reflection;
 using ChatGrains.Storage;
 using ChatGrains.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace ChatGrains.Tests.Storage;
 
@@ -13,10 +10,6 @@ namespace ChatGrains.Tests.Storage;
 /// </summary>
 public sealed class TreeMigrationTests
 {
-    private static string[] MigrationsBeforeTree(Type store, string schema) =>
-        ((string[])store.Assembly.GetType($"ChatGrains.Storage.{schema}")!
-            .GetField("Migrations", BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!)[..4];
-
     // A flat conversation as the service wrote it before the tree: two exchanges, the second
     // posted while the first reply streamed (so its prompt was stored before that reply ended),
     // and a third prompt whose reply is still queued. The events are not needed for the tree.
@@ -50,13 +43,7 @@ public sealed class TreeMigrationTests
     {
         using var directory = new TempDirectory();
         var file = directory.File("old.db");
-        await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            await old.OpenAsync();
-            await using var command = old.CreateCommand();
-            command.CommandText = string.Join("\n", MigrationsBeforeTree(typeof(SqliteConversationStore), "SqliteSchema")) + OldRows + "PRAGMA user_version = 4;";
-            await command.ExecuteNonQueryAsync();
-        }
+        await OldSchema.WriteSqliteAsync(file, 4, OldRows);
 
         await using var store = new SqliteConversationStore(new SqliteStoreOptions { DataSource = file });
         await store.InitializeAsync();
@@ -67,16 +54,7 @@ public sealed class TreeMigrationTests
     [Fact]
     public async Task Postgres_migration_5_derives_the_tree_and_the_head_from_the_stored_order()
     {
-        var connectionString = await (await PostgresServer.Shared).CreateDatabaseAsync();
-        await using (var old = new NpgsqlConnection(connectionString))
-        {
-            await old.OpenAsync();
-            var sql = "CREATE TABLE schema_version (version integer NOT NULL PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
-                + string.Join("\n", MigrationsBeforeTree(typeof(PostgresConversationStore), "PostgresSchema"))
-                + OldRows + "INSERT INTO schema_version (version) VALUES (1), (2), (3), (4);";
-            await using var command = new NpgsqlCommand(sql, old);
-            await command.ExecuteNonQueryAsync();
-        }
+        var connectionString = await OldSchema.WritePostgresAsync(4, OldRows);
 
         await using var store = new PostgresConversationStore(new PostgresStoreOptions { ConnectionString = connectionString });
         await store.InitializeAsync();
@@ -89,13 +67,7 @@ public sealed class TreeMigrationTests
     {
         using var directory = new TempDirectory();
         var file = directory.File("old.db");
-        await using (var old = new SqliteConnection($"Data Source={file};Pooling=False"))
-        {
-            await old.OpenAsync();
-            await using var command = old.CreateCommand();
-            command.CommandText = string.Join("\n", MigrationsBeforeTree(typeof(SqliteConversationStore), "SqliteSchema")) + OldRows + "PRAGMA user_version = 4;";
-            await command.ExecuteNonQueryAsync();
-        }
+        await OldSchema.WriteSqliteAsync(file, 4, OldRows);
         await using var store = new SqliteConversationStore(new SqliteStoreOptions { DataSource = file });
         await store.InitializeAsync();
 
