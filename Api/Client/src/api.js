@@ -6,7 +6,18 @@ export class ApiError extends Error {
   constructor(status, problem) {
     super(problem?.detail || problem?.title || `The server answered ${status}.`);
     this.status = status;
+    this.problem = problem;
   }
+}
+
+/** How many messages the page asks for at once: the snapshot's latest, and each older page. */
+export const PageSize = 50;
+
+/** When the caller's daily token budget resets, if this is the budget's refusal (429 with `resetsAt`). */
+export function budgetResetsAt(error) {
+  if (!(error instanceof ApiError) || error.status !== 429 || !error.problem?.resetsAt) return null;
+  const at = new Date(error.problem.resetsAt);
+  return Number.isNaN(at.getTime()) ? null : at;
 }
 
 /** Waits for the n-th retry: 0.5 s, 1 s, 2 s, … up to 10 s, with jitter so tabs do not retry in step. */
@@ -24,6 +35,9 @@ function newKey() {
 }
 
 const transient = (status) => status === 429 || status >= 500;
+
+/** Worth asking again: a lost connection, a 5xx, or a rate limit — not the day's budget, which asking again does not change. */
+const retriable = (error) => !(error instanceof ApiError) || (transient(error.status) && !budgetResetsAt(error));
 
 export async function signInAsGuest(name) {
   const response = await fetch('/api/auth/guest', {
@@ -68,7 +82,13 @@ export class Api {
 
   conversations = () => this.request('GET', '/api/conversations');
   createConversation = (title) => this.request('POST', '/api/conversations', title ? { title } : {});
-  snapshot = (id) => this.request('GET', path(id));
+  snapshot = (id) => this.request('GET', `${path(id)}?limit=${PageSize}`);
+  /** `{messages, hasMore}`: the page of messages before `before`, in event order. */
+  olderMessages = (id, before) => this.request('GET', `${path(id, 'messages')}?before=${encodeURIComponent(before)}&limit=${PageSize}`);
+  /** Moves the shared head: every member's thread follows it. */
+  setHead = (id, messageId) => this.request('POST', path(id, 'head'), { messageId });
+  /** A new conversation of mine holding the path up to `messageId`: its snapshot. */
+  fork = (id, messageId) => this.request('POST', path(id, 'fork'), { messageId });
   rename = (id, title) => this.request('PATCH', path(id), { title });
   deleteConversation = (id) => this.request('DELETE', path(id));
   invite = (id) => this.request('POST', path(id, 'invites'));
@@ -83,20 +103,24 @@ export class Api {
 
   /**
    * Posts a prompt and answers once the service has it (202). The reply itself arrives on the
-   * conversation's watch stream, which every tab already has. A lost connection or a 429/5xx is
-   * retried with the same Idempotency-Key, so a prompt is never posted twice.
+   * conversation's watch stream, which every tab already has. `parentId`: the assistant message
+   * it follows, `null` for a new first prompt; left out, the head. A lost connection or a
+   * 429/5xx is retried with the same Idempotency-Key, so a prompt is never posted twice.
    */
-  async postPrompt(id, content) {
+  postPrompt = (id, content, parentId) =>
+    this.sendOnce(path(id, 'messages'), parentId === undefined ? { content } : { content, parentId });
+
+  /** Asks for a new reply beside a final one; retried as posting is. */
+  regenerate = (id, messageId) => this.sendOnce(path(id, 'messages', messageId, 'regenerate'));
+
+  /** A POST that creates something, retried under one Idempotency-Key until it is accepted or refused. */
+  async sendOnce(to, body) {
     const key = newKey();
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.request('POST', path(id, 'messages'), { content }, {
-          accept: 'application/json',
-          'idempotency-key': key,
-        });
+        return await this.request('POST', to, body, { accept: 'application/json', 'idempotency-key': key });
       } catch (error) {
-        const retriable = !(error instanceof ApiError) || transient(error.status);
-        if (!retriable || attempt >= 8) throw error;
+        if (!retriable(error) || attempt >= 8) throw error;
         await delay(backoff(attempt));
       }
     }

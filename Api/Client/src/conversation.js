@@ -2,6 +2,15 @@
 // in id order. Ids are consecutive, so an id at or below the last applied one is a duplicate
 // (a replay overlapping what we have, or a second copy from another tab) and an id further on
 // than the next one means something was missed: the caller reloads the snapshot.
+//
+// The snapshot holds only the latest messages (of every branch); older pages are added in front
+// by `prependOlder`. A page carries no event id, so a message in it that is not final yet may
+// already miss a delta or show one twice: it is marked `approximate` until its
+// `message.completed`, whose full text puts it right.
+
+const Final = new Set(['complete', 'cancelled', 'failed']);
+
+export const isFinal = (message) => Final.has(message.status);
 
 export class ConversationState {
   /** @param {string} me the signed-in user's id, to know when a `member.left` is about us */
@@ -11,15 +20,43 @@ export class ConversationState {
   }
 
   load(snapshot) {
+    const older = this.olderThan(snapshot);
     this.id = snapshot.id;
     this.title = snapshot.title;
     this.createdAt = snapshot.createdAt;
     this.ownerId = snapshot.ownerId;
     this.members = snapshot.members.map((m) => ({ role: m.userId === snapshot.ownerId ? 'owner' : 'member', ...m }));
     this.messages = new Map(snapshot.messages.map((m) => [m.id, { ...m }]));
+    this.head = snapshot.head ?? null;
+    this.hasMore = snapshot.hasMore ?? false;
     this.lastEventId = snapshot.lastEventId;
+    // A reload (a gap, a reset) keeps the older pages this tab had loaded before it.
+    if (older) this.prependOlder(older.messages, older.hasMore);
     /** @type {null | 'left' | 'removed' | 'deleted'} why the conversation is over for us */
     this.ended = null;
+  }
+
+  /**
+   * The messages held before a reload that the new snapshot does not hold. Both are the latest
+   * messages in event order, so these are all older than the snapshot's.
+   */
+  olderThan(snapshot) {
+    if (!this.messages || this.id !== snapshot.id) return null;
+    const fresh = new Set(snapshot.messages.map((m) => m.id));
+    const messages = [...this.messages.values()].filter((m) => !fresh.has(m.id));
+    return messages.length > 0 && (snapshot.hasMore ?? false) ? { messages, hasMore: this.hasMore } : null;
+  }
+
+  /** The oldest message held: where the next older page ends. */
+  get oldestId() {
+    return this.messages.keys().next().value ?? null;
+  }
+
+  /** Puts an older page (in event order) in front of what is held. */
+  prependOlder(page, hasMore) {
+    const older = page.filter((m) => !this.messages.has(m.id)).map((m) => ({ ...m, approximate: !Final.has(m.status) }));
+    this.messages = new Map([...older.map((m) => [m.id, m]), ...this.messages]);
+    this.hasMore = hasMore;
   }
 
   /** @returns {'applied' | 'duplicate' | 'gap'} */
@@ -43,10 +80,13 @@ export class ConversationState {
         if (!message) break;
         // A reply's text is the concatenation of its deltas; differing here would mean an event was
         // applied twice or missed. The final text wins, and the mistake is reported.
-        if (message.content !== data.content) console.error(`ChatGrains: reply ${message.id} streamed other text than its final text.`);
-        Object.assign(message, { status: data.status, content: data.content, error: data.error });
+        if (message.content !== data.content && !message.approximate) console.error(`ChatGrains: reply ${message.id} streamed other text than its final text.`);
+        Object.assign(message, { status: data.status, content: data.content, error: data.error, approximate: false });
         break;
       }
+      case 'conversation.head':
+        this.head = data.messageId;
+        break;
       case 'member.joined':
         if (!this.members.some((m) => m.userId === data.userId)) this.members.push({ userId: data.userId, name: data.name, role: 'member' });
         break;

@@ -8,7 +8,8 @@ import { Api, ApiError, signInAsGuest } from './api.js';
 import { ConversationWatch } from './watch.js';
 import { UserStream } from './user-stream.js';
 import { Presence, renderInviteList, renderMembers, typingLine } from './people.js';
-import { renderMessage } from './render.js';
+import { ThreadView } from './thread-view.js';
+import { budgetRefusal } from './budget.js';
 
 const $ = (id) => document.getElementById(id);
 const SessionKey = 'chatgrains.session';
@@ -16,7 +17,7 @@ const SessionKey = 'chatgrains.session';
 let session = JSON.parse(localStorage.getItem(SessionKey) ?? 'null');
 let api = null;
 let mine = null; // UserStream: the sidebar's list, live
-let open = null; // { id, watch, presence, ended, readTo }
+let open = null; // { id, watch, presence, view, ended, readTo }
 
 // ---- session -------------------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ addEventListener('hashchange', route);
 function closeConversation() {
   open?.watch.close();
   open?.presence.clear();
+  open?.view.close();
   open = null;
   $('conversation').hidden = true;
   $('conversation').classList.remove('ended');
@@ -183,7 +185,8 @@ function openConversation(id) {
       showConversationError(err.status === 404 ? NotAMember : err.message);
     },
   });
-  open = { id, watch, presence, ended: null, readTo: 0 };
+  const view = new ThreadView($('messages'), branchActions(id));
+  open = { id, watch, presence, view, ended: null, readTo: 0 };
   watch.open();
 }
 
@@ -212,11 +215,8 @@ function endConversation(reason) {
 function renderAll(state) {
   renderTitle(state);
   renderPeople();
-  const list = $('messages');
-  list.replaceChildren();
-  for (const message of state.messages.values()) renderMessage(list, message);
+  open.view.render(state, { toBottom: true });
   updateStop(state);
-  list.scrollTop = list.scrollHeight;
   readSoon();
 }
 
@@ -235,16 +235,19 @@ function renderEvent(state, event) {
     case 'conversation.updated':
       renderTitle(state);
       break;
-    case 'message.created':
-    case 'message.delta':
-    case 'message.completed': {
-      const list = $('messages');
-      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
-      const message = state.messages.get(event.data.messageId ?? event.data.message.id);
-      if (message) renderMessage(list, message);
-      if (event.type === 'message.created' && message?.role === 'user') open.presence.stoppedTyping(message.authorId);
+    case 'message.delta': {
+      const message = state.messages.get(event.data.messageId);
+      if (message) open.view.update(message);
       updateStop(state);
-      if (atBottom) list.scrollTop = list.scrollHeight;
+      break;
+    }
+    case 'message.created':
+    case 'message.completed':
+    case 'conversation.head': {
+      open.view.render(state);
+      const created = event.type === 'message.created' && event.data.message;
+      if (created?.role === 'user') open.presence.stoppedTyping(created.authorId);
+      updateStop(state);
       break;
     }
   }
@@ -311,6 +314,52 @@ document.addEventListener('visibilitychange', () => {
   readSoon();
 });
 
+// ---- the message tree: edit, regenerate, versions, fork, older pages ------------------------
+
+/** "Your message was not sent: …", or with the budget's reset time when that is why. */
+function notSent(what, err) {
+  const budget = budgetRefusal(err);
+  return budget ? `${what} was not sent. ${budget}` : `${what} was not sent: ${err.message}`;
+}
+
+/** What the thread's buttons do in conversation `id`. Each moves the shared head (or opens a fork); every tab follows on its stream. */
+function branchActions(id) {
+  const stillOpen = () => open?.id === id && !open.ended;
+  const attempt = async (action, describe) => {
+    if (!stillOpen()) return false;
+    $('conversation-error').hidden = true;
+    try {
+      await action();
+      return true;
+    } catch (err) {
+      if (stillOpen()) showConversationError(describe(err));
+      return false;
+    }
+  };
+  return {
+    // An edit is a new prompt beside the old one: under the same parent (null for a first prompt).
+    edit: (message, content) => attempt(() => api.postPrompt(id, content, message.parentId ?? null), (err) => notSent('Your edit', err)),
+    regenerate: (message) =>
+      attempt(() => api.regenerate(id, message.id), (err) =>
+        err instanceof ApiError && err.status === 409 ? 'That reply is not finished yet.' : notSent('Your request for a new reply', err)),
+    switchTo: (reply) => attempt(() => api.setHead(id, reply.id), (err) => `Could not switch: ${err.message}`),
+    fork: (message) =>
+      attempt(async () => {
+        const fork = await api.fork(id, message.id);
+        location.hash = `c=${encodeURIComponent(fork.id)}`;
+      }, (err) => `Could not fork: ${err.message}`),
+    loadOlder: async (before) => {
+      if (!stillOpen()) return null;
+      try {
+        return await api.olderMessages(id, before);
+      } catch (err) {
+        if (stillOpen()) showConversationError(`Could not load earlier messages: ${err.message}`);
+        return null;
+      }
+    },
+  };
+}
+
 // ---- composing, stopping, inviting ---------------------------------------------------------
 
 const prompt = $('prompt');
@@ -340,10 +389,11 @@ $('composer').addEventListener('submit', async (e) => {
   $('send').disabled = true;
   $('conversation-error').hidden = true;
   try {
-    await api.postPrompt(open.id, content);
+    // After the thread on screen: its head, as this tab shows it (none yet: the service's head).
+    await api.postPrompt(open.id, content, open.watch.state?.head ?? undefined);
   } catch (err) {
     prompt.value ||= content;
-    showConversationError(`Your message was not sent: ${err.message}`);
+    showConversationError(notSent('Your message', err));
   } finally {
     $('send').disabled = false;
   }

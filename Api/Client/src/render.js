@@ -30,16 +30,17 @@ const StatusLabels = {
   failed: 'Failed',
 };
 
-/** Creates or updates the list item of one message. */
-export function renderMessage(list, message) {
-  let item = list.querySelector(`:scope > [data-id="${CSS.escape(message.id)}"]`);
+/**
+ * Creates the list item of one message, or updates `item`, its existing one: who wrote it, its
+ * status and its text. The item's `.controls` (thread-view.js) are left as they are.
+ */
+export function renderMessage(item, message) {
   if (!item) {
     item = document.createElement('li');
     item.dataset.id = message.id;
     item.className = `message ${message.role}`;
-    item.innerHTML = '<div class="meta"><span class="author"></span><span class="status"></span></div><div class="body"></div>';
+    item.innerHTML = '<div class="meta"><span class="author"></span><span class="status"></span></div><div class="body"></div><div class="controls"></div>';
     item.querySelector('.author').textContent = message.role === 'user' ? message.authorName : 'Assistant';
-    list.append(item);
   }
   item.dataset.status = message.status;
   item.setAttribute('aria-busy', String(message.status === 'queued' || message.status === 'streaming'));
