@@ -16,10 +16,10 @@ public abstract class PageTest(WebFixture web) : IAsyncLifetime
 
     protected WebFixture Web { get; } = web;
 
-    /// <summary>A fresh browser profile: one person's browser.</summary>
-    protected async Task<IBrowserContext> NewBrowserAsync()
+    /// <summary>A fresh browser profile: one person's browser (in another time zone and language, if given).</summary>
+    protected async Task<IBrowserContext> NewBrowserAsync(string? timezoneId = null, string? locale = null)
     {
-        var browser = await Web.NewBrowserAsync();
+        var browser = await Web.NewBrowserAsync(timezoneId: timezoneId, locale: locale);
         _browsers.Add(browser);
         return browser;
     }

@@ -35,12 +35,17 @@ public class WebFixture : ApiServerFixture, IAsyncLifetime
         });
     }
 
-    /// <summary>A fresh browser profile (its own cookies, storage and connection pool): one person's browser.</summary>
-    public Task<IBrowserContext> NewBrowserAsync(int width = 1280, int height = 800) => Browser.NewContextAsync(new BrowserNewContextOptions
+    /// <summary>
+    /// A fresh browser profile (its own cookies, storage and connection pool): one person's browser,
+    /// on the machine's clock and language unless <paramref name="timezoneId"/> and <paramref name="locale"/> say otherwise.
+    /// </summary>
+    public Task<IBrowserContext> NewBrowserAsync(int width = 1280, int height = 800, string? timezoneId = null, string? locale = null) => Browser.NewContextAsync(new BrowserNewContextOptions
     {
         BaseURL = Server.BaseAddress.ToString(),
         ViewportSize = new ViewportSize { Width = width, Height = height },
         Permissions = ["clipboard-read", "clipboard-write"],
+        TimezoneId = timezoneId,
+        Locale = locale,
     });
 
     public virtual async Task DisposeAsync()
