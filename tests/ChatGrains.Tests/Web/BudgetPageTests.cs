@@ -39,6 +39,16 @@ public sealed class BudgetPageTests(OneTokenBudgetWebFixture web) : PageTest(web
         await Expect(ada.Alert).ToContainTextAsync("05:30 (your time)");
         await Expect(ada.Replies.Last.Switcher()).ToHaveCountAsync(0);
         await Expect(ada.MessageBox).ToHaveValueAsync("One more, please");
+
+        // An edit is a prompt too: refused the same way, and its editor stays open with the new text.
+        await ada.Prompts.Last.Control("Edit").ClickAsync();
+        var editor = ada.Prompts.Last.GetByRole(Microsoft.Playwright.AriaRole.Textbox, new() { Name = "Edit your message" });
+        await editor.FillAsync("Spend it differently");
+        await ada.Prompts.Last.Control("Send edited message").ClickAsync();
+
+        await Expect(ada.Alert).ToContainTextAsync("Your edit was not sent. You have used today's token budget.");
+        await Expect(editor).ToHaveValueAsync("Spend it differently");
+        await Expect(ada.Prompts).ToHaveCountAsync(1);
         await SaveScreenshotAsync(ada, "over-budget");
         AssertNoPageReportedAnError();
     }

@@ -46,8 +46,9 @@ public sealed class EarlierMessagesPageTests(FastRepliesWebFixture web) : PageTe
         await Expect(tab.Replies).ToHaveCountAsync(30);
         // The page that holds the first message says there is nothing before it.
         await Expect(tab.LoadEarlier()).ToHaveCountAsync(0);
-        // What was on screen stays on screen: the older messages come in above it.
-        await Expect(tab.Replies.Last).ToBeInViewportAsync();
+        // What was on screen when the button was pressed (the top: Question 6) stays there; the older messages come in above it.
+        await Expect(tab.Prompts.Nth(5)).ToBeInViewportAsync();
+        await Expect(tab.Prompts.First).Not.ToBeInViewportAsync();
         AssertNoPageReportedAnError();
     }
 }
