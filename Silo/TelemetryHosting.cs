@@ -18,7 +18,9 @@ namespace ChatGrains.Silo;
 /// client builders add the propagation), outgoing HTTP (the model's requests) and our own
 /// spans; the metrics of our meters, Orleans', ASP.NET Core's, HttpClient's and the runtime's.
 /// Exported with OTLP when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (with the
-/// other <c>OTEL_EXPORTER_OTLP_*</c> settings), nothing otherwise. Each process is the service
+/// other <c>OTEL_EXPORTER_OTLP_*</c> settings). Without it nothing is collected either (no
+/// spans are made, no measurement is aggregated), unless <c>Telemetry:Enabled</c> is true: for
+/// an exporter added in code (the tests' in-memory one). Each process is the service
 /// <c>chatgrains-{role}</c>, instance <c>Telemetry:InstanceId</c> (default: the machine name).
 /// </summary>
 public static class TelemetryHosting
@@ -50,6 +52,8 @@ public static class TelemetryHosting
     public static IHostApplicationBuilder AddChatGrainsTelemetry(this IHostApplicationBuilder builder, string? role)
     {
         var config = builder.Configuration;
+        var otlp = !string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        if (!otlp && !config.GetValue<bool>("Telemetry:Enabled")) return builder;
         var service = role is null ? "chatgrains" : "chatgrains-" + role;
         var instance = config["Telemetry:InstanceId"] is { Length: > 0 } id ? id : Environment.MachineName;
         var otel = builder.Services.AddOpenTelemetry()
@@ -68,7 +72,7 @@ public static class TelemetryHosting
                 .AddMeter(ApiName, ConversationTelemetry.Name, OrleansMeter, RuntimeMeter)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation());
-        if (!string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (otlp)
         {
             // Logs too, so a trace's log lines sit beside it in the collector.
             otel.WithLogging();
