@@ -7,14 +7,20 @@ namespace ChatGrains;
 /// stored in the log. <see cref="Data"/> is the event's JSON, serialized once by the grain
 /// so that no host or watcher serializes it again. <see cref="CreatedAtTicks"/> is for
 /// benchmarks only: 0 unless <c>Conversation:StampEventTimes</c> is on, never stored, and
-/// not part of the event's data.
+/// not part of the event's data. <see cref="SentAtTicks"/> (when the grain published it, UTC
+/// ticks) and <see cref="TraceParent"/> (the W3C trace context it was published in: a reply's
+/// span for its deltas and completion) are set on every published copy, for telemetry only:
+/// never stored, so events read back from the grain or the store carry neither. Appended with
+/// new ids, so hosts and silos of the previous build still read each other's events.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ConversationEvent(
     [property: Id(0)] long Id,
     [property: Id(1)] string Type,
     [property: Id(2)] string Data,
-    [property: Id(3)] long CreatedAtTicks = 0);
+    [property: Id(3)] long CreatedAtTicks = 0,
+    [property: Id(4)] long SentAtTicks = 0,
+    [property: Id(5)] string? TraceParent = null);
 
 public static class EventTypes
 {

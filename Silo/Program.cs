@@ -2,7 +2,7 @@ namespace ChatGrains.Silo;
 
 /// <summary>
 /// A silo host: the embedded single node with no configuration, a cluster member with
-/// <c>ConnectionStrings:Redis</c> and <c>ConnectionStrings:Postgres</c>. It serves <c>/health</c>.
+/// <c>ConnectionStrings:Redis</c> and <c>ConnectionStrings:Postgres</c>. It serves the probes <c>/health/live</c> and <c>/health/ready</c> (<see cref="HealthEndpoints"/>).
 /// (A named class rather than top-level statements, so it does not clash with the Api's
 /// <c>Program</c>, which references this project.)
 /// </summary>
@@ -12,10 +12,11 @@ public static class Program
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddConversationSilo();
-        builder.Services.AddHealthChecks().AddCheck<GrainsHealthCheck>("grains");
+        builder.AddChatGrainsTelemetry(TelemetryHosting.SiloRole);
+        builder.Services.AddChatGrainsHealth();
 
         var app = builder.Build();
-        app.MapHealthChecks("/health");
+        app.MapChatGrainsHealth();
         app.Run();
     }
 }

@@ -1,6 +1,7 @@
 using ChatGrains.Conversation;
 using ChatGrains.Generation;
 using ChatGrains.Storage;
+using ChatGrains.Telemetry;
 using ChatGrains.Users;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
@@ -9,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Runtime;
 
 namespace ChatGrains.Silo;
@@ -39,6 +41,9 @@ public static class SiloHosting
 
         builder.UseOrleans(silo =>
         {
+            // Grain calls carry the caller's trace; the dashboard's grains and profiler (it
+            // profiles only while someone looks at the dashboard) serve the API hosts' /dashboard.
+            silo.AddActivityPropagation().AddDashboard(o => o.HideTrace = true);
             if (!cluster.IsCluster)
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort).AddConversationStreams();
@@ -99,6 +104,7 @@ public static class SiloHosting
         // The model behind the replies (Generator:Provider), its settings checked at start.
         services.AddReplyGenerator(config.GetSection(GeneratorOptions.SectionName));
         services.AddSingleton<ReplyDrain>();
+        services.AddSingleton<ConversationTelemetry>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ReplyDrain>());
         services.AddOptions<UserOptions>().Bind(config.GetSection(UserOptions.SectionName))
             .Validate(o => o.UpdateInterval > TimeSpan.Zero && o.ReconcilePeriod > TimeSpan.Zero && o.RetainedEvents >= 1000,

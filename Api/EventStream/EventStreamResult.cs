@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using ChatGrains.Api.Feeds;
 using ChatGrains.Api.Presence;
+using ChatGrains.Api.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace ChatGrains.Api.EventStream;
@@ -81,6 +82,7 @@ public sealed class EventStreamResult : IResult
         metrics.WatcherAttached();
         heartbeats.Add(watcher);
         WatcherPresence? presence = null;
+        var replySpan = new SseReplySpan();
         try
         {
             _position = attachment.Position;
@@ -107,7 +109,9 @@ public sealed class EventStreamResult : IResult
                         if (frame.Id <= _position) continue;
                         _position = frame.Id;
                     }
+                    replySpan.Writing(frame);
                     body.Write(frame.Bytes);
+                    if (frame.DeltaSentAtTicks != 0) metrics.DeltaWritten(frame.DeltaSentAtTicks);
                     if (IsEnd(frame))
                     {
                         await body.FlushAsync(cancellation);
@@ -116,6 +120,7 @@ public sealed class EventStreamResult : IResult
                 }
                 // Everything queued is written, then flushed once: the cost is per flush, not per event.
                 await body.FlushAsync(cancellation);
+                replySpan.Flushed();
                 watcher.MarkWritten();
                 if (!await frames.WaitToReadAsync(cancellation)) break;
             }
@@ -126,6 +131,7 @@ public sealed class EventStreamResult : IResult
         }
         finally
         {
+            replySpan.End();
             presence?.Dispose();
             if (watcher.Overflowed) metrics.WatcherCutOff();
             heartbeats.Remove(watcher);

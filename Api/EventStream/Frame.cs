@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
@@ -48,6 +49,15 @@ public sealed class Frame
     /// </summary>
     public bool IsEphemeral { get; private init; }
 
+    /// <summary>
+    /// For a reply's event received on the stream: this host's span of the reply (see
+    /// <see cref="Telemetry.FeedReplySpans"/>), parent of each connection's span; else default.
+    /// </summary>
+    public ActivityContext Trace { get; private init; }
+
+    /// <summary>For a <c>message.delta</c> received on the stream, when its grain published it (UTC ticks), else 0.</summary>
+    public long DeltaSentAtTicks { get; private init; }
+
     /// <summary>For a <c>presence</c>, the ids of the users it lists online.</summary>
     public IReadOnlySet<string>? Online { get; private init; }
 
@@ -57,7 +67,7 @@ public sealed class Frame
     /// <summary>A comment line: keeps proxies and clients from timing out an idle stream.</summary>
     public static readonly Frame Heartbeat = new(0, ": keep-alive\n\n"u8.ToArray());
 
-    public static Frame From(ConversationEvent e)
+    public static Frame From(ConversationEvent e, ActivityContext trace = default)
     {
         var completed = e.Type == EventTypes.MessageCompleted
             ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)
@@ -65,7 +75,11 @@ public sealed class Frame
         var left = e.Type == EventTypes.MemberLeft ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MemberLeftData)?.UserId : null;
         var bytes = Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() });
         return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed?.MessageId,
-            left, e.Type == EventTypes.ConversationDeleted, completed?.Error == MessageCompletedData.DeletedError);
+            left, e.Type == EventTypes.ConversationDeleted, completed?.Error == MessageCompletedData.DeletedError)
+        {
+            Trace = trace,
+            DeltaSentAtTicks = e.Type == EventTypes.MessageDelta ? e.SentAtTicks : 0,
+        };
     }
 
     /// <summary>A <c>presence</c> or <c>typing</c> (see <see cref="EphemeralEvents"/>): like <c>reset</c>, sent without an id.</summary>

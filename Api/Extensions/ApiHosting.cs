@@ -8,6 +8,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 
 namespace ChatGrains.Api;
 
@@ -37,6 +38,9 @@ public static class ApiHosting
             if (string.IsNullOrWhiteSpace(config["Auth:SigningKey"]))
                 throw new InvalidOperationException("Cluster mode needs Auth:SigningKey (at least 32 bytes, e.g. `openssl rand -base64 48`), shared by every API host, so that each accepts the others' tokens.");
             builder.UseOrleansClient(client => client
+                // Grain calls carry the request's trace; /dashboard reads the silos' dashboard grains.
+                .AddActivityPropagation()
+                .AddDashboard(o => o.HideTrace = true)
                 .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId))
                 .UseRedisClustering(cluster.Redis!)
                 // Learn of silos that came or went within seconds, not the default minute.
@@ -57,6 +61,7 @@ public static class ApiHosting
         {
             builder.AddConversationSilo();
         }
+        builder.AddChatGrainsTelemetry(cluster.IsCluster ? TelemetryHosting.ApiRole : null);
 
         services.AddOptions<FeedOptions>().Bind(config.GetSection(FeedOptions.SectionName))
             .Validate(o => o.WatcherBuffer >= 16 && o.RecentEvents > 0 && o.HeartbeatInterval >= TimeSpan.FromMilliseconds(100),
@@ -142,7 +147,7 @@ public static class ApiHosting
         var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
         services.AddProblemJson();
-        services.AddHealthChecks().AddCheck<GrainsHealthCheck>("cluster");
+        services.AddChatGrainsHealth();
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Encoder = ChatJson.WireOptions.Encoder;
@@ -160,8 +165,11 @@ public static class ApiHosting
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
-        // Anonymous: orchestrators probe it.
-        app.MapHealthChecks("/health");
+        // Anonymous: orchestrators probe them.
+        app.MapChatGrainsHealth();
+        // The Orleans dashboard (silos, grains, calls), for operators only: its page and the
+        // JSON it polls alike.
+        app.MapOrleansDashboard("/dashboard").RequireAuthorization(OperatorAccess.Policy);
         // This host's feeds, for operators (and the cluster tests that check nothing leaks), and
         // its managed heap, which the benchmark reads to work out the memory cost of a watcher.
         app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(

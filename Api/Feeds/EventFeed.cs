@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using ChatGrains.Api.EventStream;
+using ChatGrains.Api.Telemetry;
 using Orleans.Streams;
 
 namespace ChatGrains.Api.Feeds;
@@ -24,6 +25,7 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
     private readonly HashSet<string> _openReplies = [];
     private readonly Channel<ConversationEvent> _inbound = Channel.CreateUnbounded<ConversationEvent>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly FeedReplySpans _replySpans = new(source.Key);
     private Watcher[] _watchers = [];
     private Frame? _presence;
     private long _lastId;
@@ -103,6 +105,7 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
         if (_silenceCheck is not null) await _silenceCheck.DisposeAsync();
         _stop.Cancel();
         await _loop;
+        _replySpans.EndAll();
         foreach (var w in Interlocked.Exchange(ref _watchers, [])) w.Close();
         if (_subscription is not null)
         {
@@ -282,7 +285,7 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
     private void Deliver(ConversationEvent e)
     {
         TrackReplies(e);
-        var frame = Frame.From(e);
+        var frame = Frame.From(e, _replySpans.Received(e));
         Watcher[] watchers;
         lock (_gate)
         {
@@ -292,6 +295,7 @@ public sealed class EventFeed(FeedSource source, IClusterClient client, FeedOpti
             watchers = _watchers;
         }
         foreach (var w in watchers) w.Offer(frame);
+        _replySpans.Offered(frame, watchers.Length, _openReplies.Count > 0);
         if (frame.EndsLog) CloseAll();
     }
 

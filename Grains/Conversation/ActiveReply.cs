@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using ChatGrains.Generation;
+using ChatGrains.Telemetry;
 
 namespace ChatGrains.Conversation;
 
@@ -8,9 +10,12 @@ public sealed class ActiveReply
     private readonly CancellationTokenSource _stop = new();
     private Task _generation = Task.CompletedTask;
 
-    private ActiveReply(string messageId) => MessageId = messageId;
+    private ActiveReply(string messageId, ReplySpan span) => (MessageId, Span) = (messageId, span);
 
     public string MessageId { get; }
+
+    /// <summary>The reply's span: the generator (and its model request) runs inside it.</summary>
+    public ReplySpan Span { get; }
     public ReplyBuffer Buffer { get; } = new();
 
     /// <summary>
@@ -19,10 +24,14 @@ public sealed class ActiveReply
     /// </summary>
     /// <param name="path">The messages from the first prompt to the prompt being answered.</param>
     /// <param name="sibling">How many replies to that prompt came before this one (see <see cref="ReplyGenerator.RunAsync"/>).</param>
-    public static ActiveReply Start(string messageId, IReadOnlyList<Message> path, int sibling, ReplyGenerator generator)
+    public static ActiveReply Start(string messageId, IReadOnlyList<Message> path, int sibling, ReplyGenerator generator, ReplySpan span)
     {
-        var reply = new ActiveReply(messageId);
-        reply._generation = Task.Run(() => generator.RunAsync(path, reply.Buffer, reply._stop.Token, sibling));
+        var reply = new ActiveReply(messageId, span);
+        reply._generation = Task.Run(() =>
+        {
+            Activity.Current = span.Activity;
+            return generator.RunAsync(path, reply.Buffer, reply._stop.Token, sibling);
+        });
         return reply;
     }
 

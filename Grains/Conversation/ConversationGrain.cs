@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using ChatGrains.Generation;
 using ChatGrains.Storage;
+using ChatGrains.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
@@ -20,6 +22,7 @@ public sealed partial class ConversationGrain(
     ReplyDrain drain,
     IOptions<ConversationOptions> options,
     TimeProvider clock,
+    ConversationTelemetry telemetry,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {
     private const int MaxPage = 1000;
@@ -29,6 +32,7 @@ public sealed partial class ConversationGrain(
     private IAsyncStream<ConversationEvent> _stream = null!;
     private ActiveReply? _active;
     private IGrainTimer? _flushTimer;
+    private readonly ReplyTraces _traces = new(telemetry);
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -71,6 +75,7 @@ public sealed partial class ConversationGrain(
             EndActiveReply();
             try { await CommitAndPublishAsync(); }
             catch (Exception ex) { logger.LogWarning(ex, "Could not end reply {MessageId} on deactivation", active.MessageId); }
+            active.Span.End(MessageStatus.Failed);
         }
         _flushTimer?.Dispose();
     }
@@ -142,6 +147,7 @@ public sealed partial class ConversationGrain(
             var (text, _) = active.Buffer.Take();
             if (text.Length > 0) state.AppendDelta(active.MessageId, text);
             EndActiveReply();
+            active.Span.End(MessageStatus.Cancelled);
         }
         _flushTimer?.Dispose();
         _flushTimer = null;
@@ -225,6 +231,7 @@ public sealed partial class ConversationGrain(
         var status = state.OpenReplies.Any() || drain.IsDraining ? MessageStatus.Queued : MessageStatus.Streaming;
         var reply = state.AddMessage(new Message(NewId(), Roles.Assistant, "assistant", "Assistant", "", status, promptId, now, ParentId: promptId), payerId);
         state.MoveHead(reply.Message.Id);
+        _traces.Queued(reply.Message.Id);
         return reply;
     }
 
@@ -301,7 +308,7 @@ public sealed partial class ConversationGrain(
         if (_active is not null || drain.IsDraining || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
         // The model sees the path from the first prompt to the one it answers, not other branches.
         var path = _state.PathTo(next.Message.ReplyTo!);
-        _active = ActiveReply.Start(next.Message.Id, path, _state.Tree.SiblingPosition(next.Message.Id), generator);
+        _active = ActiveReply.Start(next.Message.Id, path, _state.Tree.SiblingPosition(next.Message.Id), generator, _traces.Start(Id, next.Message.Id));
         drain.ReplyStarted();
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
         {
@@ -318,6 +325,9 @@ public sealed partial class ConversationGrain(
             _flushTimer = null;
             return;
         }
+        // The flush belongs to the reply's trace, whatever the timer's context: its events carry
+        // the reply's span, and its last commit (the completion) is traced inside it.
+        Activity.Current = active.Span.Activity;
         var (text, outcome) = active.Buffer.Take();
         if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
         if (outcome is not null)
@@ -325,44 +335,72 @@ public sealed partial class ConversationGrain(
             _state.CompleteMessage(active.MessageId, outcome);
             EndActiveReply();
         }
-        await CommitAndPublishAsync();
+        try
+        {
+            await CommitAndPublishAsync(active.Span.Activity, traced: outcome is not null);
+        }
+        finally
+        {
+            if (outcome is not null) active.Span.End(outcome.Status, outcome.Usage);
+        }
         if (outcome is not null) StartNextReply();
     }
 
-    private async Task CommitAndPublishAsync()
+    /// <summary>
+    /// Commits the turn's events, then publishes them. <paramref name="reply"/>: the span of the
+    /// reply whose flush this is, carried by its events. <paramref name="traced"/>: whether the
+    /// commit and the publish get spans of their own (not for a streaming reply's every flush).
+    /// </summary>
+    private async Task CommitAndPublishAsync(Activity? reply = null, bool traced = true)
     {
         var now = Now();
         var commit = _state!.TakeCommit(now, _options.RetainedEvents);
         if (commit is null) return;
+        var committing = traced ? ConversationTelemetry.Source.StartActivity("chatgrains.commit") : null;
+        committing?.SetTag("chatgrains.conversation.id", Id);
+        committing?.SetTag("chatgrains.events", commit.Events.Count);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await store.CommitAsync(commit);
         }
-        catch
+        catch (Exception ex)
         {
+            committing?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             // The memory state is now ahead of the store; drop this activation so the next
             // call reloads the truth.
             if (_active is { } active)
             {
                 active.Cancel();
                 EndActiveReply();
+                active.Span.End(MessageStatus.Failed);
             }
             DeactivateOnIdle();
             throw;
+        }
+        finally
+        {
+            telemetry.Committed(Stopwatch.GetElapsedTime(started));
+            committing?.Stop();
         }
         foreach (var e in commit.Events)
         {
             _recent.Add(e);
         }
+        using var publishing = traced ? ConversationTelemetry.Source.StartActivity("chatgrains.publish", ActivityKind.Producer) : null;
+        var traceParent = (reply ?? Activity.Current)?.Id;
+        // The wall clock, not the injected one: hosts compare it with their own to time the delivery.
+        var sentAt = DateTime.UtcNow.Ticks;
         try
         {
             // The stream is the fast path only: a host that misses an event notices the gap
             // (or the silence) and reads it from this grain.
             foreach (var e in commit.Events)
-                await _stream.OnNextAsync(_options.StampEventTimes ? e with { CreatedAtTicks = now.UtcTicks } : e);
+                await _stream.OnNextAsync(e with { CreatedAtTicks = _options.StampEventTimes ? now.UtcTicks : 0, SentAtTicks = sentAt, TraceParent = traceParent });
         }
         catch (Exception ex)
         {
+            publishing?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             LogPublishFailed(ex, commit.Events[0].Id);
         }
         MemberNotifications.AfterCommit(GrainFactory, Id, commit.Created?.OwnerId, commit.Events, _state.Members.Select(m => m.UserId));

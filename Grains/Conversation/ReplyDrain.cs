@@ -22,6 +22,9 @@ public sealed class ReplyDrain(IOptions<ReplyDrainOptions> options, ILogger<Repl
 
     public bool IsDraining => _draining;
 
+    /// <summary>Replies being generated on this silo now.</summary>
+    public int Active => Volatile.Read(ref _active);
+
     public void ReplyStarted() => Interlocked.Increment(ref _active);
 
     public void ReplyEnded() => Interlocked.Decrement(ref _active);

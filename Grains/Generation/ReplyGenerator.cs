@@ -1,5 +1,7 @@
 using System.Text;
+using System.Diagnostics;
 using ChatGrains.Conversation;
+using ChatGrains.Telemetry;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,7 +15,9 @@ namespace ChatGrains.Generation;
 /// A model that stays silent for <see cref="GeneratorOptions.IdleTimeout"/> — before its first
 /// token or between two — is cut off, so a reply never hangs; text already streamed is kept.
 /// </summary>
-public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<GeneratorOptions> options, ILogger<ReplyGenerator> logger)
+/// <remarks>Without <paramref name="telemetry"/> (a generator built alone, in tests) nothing is measured.</remarks>
+public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<GeneratorOptions> options, ILogger<ReplyGenerator> logger,
+    ConversationTelemetry? telemetry = null)
 {
     private readonly GeneratorOptions _options = options.Value;
     private readonly ChatContext _context = new(options.Value.SystemPrompt, options.Value.MaxContextTokens);
@@ -47,6 +51,7 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
             idle.CancelAfter(_options.IdleTimeout);
             // Only a regenerate carries options: a first answer's request is as it always was.
             var chatOptions = sibling > 0 ? new ChatOptions { AdditionalProperties = new() { [EmbeddedChatClient.SiblingProperty] = sibling } } : null;
+            var requested = Stopwatch.GetTimestamp();
             await foreach (var update in chatClient.GetStreamingResponseAsync(window.Messages, chatOptions, idle.Token).WithCancellation(idle.Token))
             {
                 var now = Environment.TickCount64;
@@ -66,6 +71,7 @@ public sealed partial class ReplyGenerator(IChatClient chatClient, IOptions<Gene
                 }
                 var piece = update.Text;
                 if (piece.Length == 0) continue;
+                if (text.Length == 0) telemetry?.FirstToken(Stopwatch.GetElapsedTime(requested));
                 buffer.Append(piece);
                 text.Append(piece);
             }
