@@ -11,7 +11,7 @@ public static class AuthApi
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/auth/guest", SignInAsGuest).AllowAnonymous().RequireRateLimiting(RateLimits.SignIn)
-            .WithTags("Auth").Accepts<GuestSignInBody>("application/json").Refuses(400, 404, 413, 429);
+            .WithTags("Auth").TakesBody<GuestSignInBody>().Refuses(400, 404, 413, 429);
         return app;
     }
 

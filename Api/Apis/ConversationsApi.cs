@@ -19,18 +19,18 @@ public static class ConversationsApi
     public static IEndpointRouteBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/conversations").RequireAuthorization().ConversationRoute().WithTags("Conversations");
-        api.MapPost("/", Create).Accepts<NewConversationBody>(isOptional: true, "application/json").Refuses(400, 413);
+        api.MapPost("/", Create).TakesBody<NewConversationBody>(optional: true).Refuses(400, 413);
         api.MapGet("/", List);
         api.MapGet("/{id}", Get).Refuses(404);
-        api.MapPatch("/{id}", Rename).MemberFirst().Accepts<RenameBody>("application/json").Refuses(400, 404, 413);
+        api.MapPatch("/{id}", Rename).MemberFirst().TakesBody<RenameBody>().Refuses(400, 404, 413);
         api.MapDelete("/{id}", Delete).Refuses(403, 404);
-        api.MapPost("/{id}/invites", Invite).MemberFirst().Accepts<InviteBody>(isOptional: true, "application/json").Refuses(400, 404, 413);
+        api.MapPost("/{id}/invites", Invite).MemberFirst().TakesBody<InviteBody>(optional: true).Refuses(400, 404, 413);
         api.MapGet("/{id}/invites", ListInvites).Refuses(404);
         api.MapDelete("/{id}/invites/{inviteToken}", RevokeInvite).Refuses(403, 404);
-        api.MapPost("/{id}/members", Join).Accepts<JoinBody>("application/json").Refuses(400, 404, 413);
+        api.MapPost("/{id}/members", Join).TakesBody<JoinBody>().Refuses(400, 404, 413);
         api.MapDelete("/{id}/members/{userId}", Remove).Refuses(403, 404, 409);
-        api.MapPost("/{id}/head", SetHead).MemberFirst().Accepts<MessageRefBody>("application/json").Refuses(400, 404, 413);
-        api.MapPost("/{id}/fork", Fork).MemberFirst().Accepts<MessageRefBody>("application/json").Refuses(400, 404, 409, 413);
+        api.MapPost("/{id}/head", SetHead).MemberFirst().TakesBody<MessageRefBody>().Refuses(400, 404, 413);
+        api.MapPost("/{id}/fork", Fork).MemberFirst().TakesBody<MessageRefBody>().Refuses(400, 404, 409, 413);
         return app;
     }
 

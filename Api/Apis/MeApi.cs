@@ -19,7 +19,7 @@ public static class MeApi
             .WithTags("Me").ConversationRoute().ResumesFrom().Refuses(400)
             .ProducesEventStream("The caller's own events after the resume point, then live until the client leaves: applying them in order keeps the conversation list.", StreamEvents.User);
         app.MapPost("/api/conversations/{id}/read", Read).RequireAuthorization().WithTags("Me").ConversationRoute()
-            .Accepts<ReadBody>("application/json").Refuses(400, 404, 413);
+            .TakesBody<ReadBody>().Refuses(400, 404, 413);
         app.MapGet("/api/me/usage", Usage).RequireAuthorization().WithTags("Me").ConversationRoute();
         return app;
     }

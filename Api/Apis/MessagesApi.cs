@@ -17,7 +17,7 @@ public static class MessagesApi
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/conversations/{id}/messages").RequireAuthorization().ConversationRoute().WithTags("Messages");
-        api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts).Accepts<PromptBody>("application/json").StartsAnExchange()
+        api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts).TakesBody<PromptBody>().StartsAnExchange()
             .ProducesEventStream("The exchange's events, from the prompt's `message.created` through its reply's `message.completed` (or from `Last-Event-ID`, if later); then the stream ends.", StreamEvents.Exchange)
             .Refuses(400, 404, 413, 422, 429);
         api.MapPost("/{messageId}/regenerate", Regenerate).RequireRateLimiting(RateLimits.Prompts).StartsAnExchange()

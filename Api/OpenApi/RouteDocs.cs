@@ -22,6 +22,25 @@ public static class RouteDocs
     public static TBuilder ConversationRoute<TBuilder>(this TBuilder route) where TBuilder : IEndpointConventionBuilder =>
         route.Refuses(StatusCodes.Status401Unauthorized, StatusCodes.Status503ServiceUnavailable);
 
+    /// <summary>
+    /// Documents the route's JSON body as <typeparamref name="T"/> (the record its handler binds).
+    /// Not <c>Accepts&lt;T&gt;()</c>: routing turns that metadata into a Content-Type match,
+    /// and the contract takes a JSON body under any Content-Type (curl -d sends a form's).
+    /// </summary>
+    public static RouteHandlerBuilder TakesBody<T>(this RouteHandlerBuilder route, bool optional = false) =>
+        route.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = !optional,
+                Description = optional ? "Optional: no body is the same as `{}`." : null,
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken) },
+                },
+            };
+        });
+
     /// <summary>The resume point a stream starts after: the <c>Last-Event-ID</c> header, else the <c>lastEventId</c> query parameter.</summary>
     public static RouteHandlerBuilder ResumesFrom(this RouteHandlerBuilder route) => route.AddOpenApiOperationTransformer((operation, _, _) =>
     {
