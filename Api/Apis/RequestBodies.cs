@@ -20,7 +20,7 @@ namespace ChatGrains.Api.Apis;
 // the ones the hand parsing gave.
 
 /// <summary><c>POST /api/auth/guest</c>: the name to show, trimmed, 1 to 64 characters.</summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record GuestSignInBody
 {
     [Required(ErrorMessage = "'name' is required and must be a non-blank string.")]
@@ -35,7 +35,7 @@ public sealed record GuestSignInBody
 }
 
 /// <summary><c>POST /api/conversations</c>: an optional title (no body, <c>{}</c> and <c>null</c> alike mean none).</summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record NewConversationBody
 {
     [StringLength(ConversationsApi.MaxTitleLength, ErrorMessage = "'title' must be at most 200 characters.")]
@@ -45,7 +45,7 @@ public sealed record NewConversationBody
 }
 
 /// <summary><c>PATCH /api/conversations/{id}</c>: the new title, trimmed, 1 to 200 characters.</summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record RenameBody
 {
     [Required(ErrorMessage = "'title' is required and must be a non-blank string.")]
@@ -59,7 +59,7 @@ public sealed record RenameBody
 /// <c>POST /api/conversations/{id}/invites</c>: optional terms; a field that is <c>null</c> is
 /// the same as one left out (no expiry, no use limit).
 /// </summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record InviteBody
 {
     [Range(ConversationsApi.MinInviteSeconds, ConversationsApi.MaxInviteSeconds, ErrorMessage = "'expiresInSeconds' must be an integer from 60 to 2592000.")]
@@ -74,7 +74,7 @@ public sealed record InviteBody
 }
 
 /// <summary><c>POST /api/conversations/{id}/members</c>: the invite token.</summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record JoinBody
 {
     [Required(ErrorMessage = "'inviteToken' is required and must be a non-blank string.")]
@@ -84,7 +84,7 @@ public sealed record JoinBody
 }
 
 /// <summary><c>POST /api/conversations/{id}/head</c> and <c>/fork</c>: the assistant message.</summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record MessageRefBody
 {
     [Required(ErrorMessage = "'messageId' is required and must be a non-blank string.")]
@@ -94,7 +94,7 @@ public sealed record MessageRefBody
 }
 
 /// <summary><c>POST /api/conversations/{id}/read</c>: the event the caller has read up to.</summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record ReadBody
 {
     [Required(ErrorMessage = "'lastEventId' is required and must be a non-negative integer event id.")]
@@ -109,7 +109,7 @@ public sealed record ReadBody
 /// left out is the head, <c>null</c> a new first prompt, a string the assistant message it
 /// follows. The size of <c>content</c> (a 413, configurable) is checked by the handler.
 /// </summary>
-[ValidatableType, JsonNumberHandling(JsonNumberHandling.Strict)]
+[ValidatableType]
 public sealed record PromptBody
 {
     [Required(ErrorMessage = "'content' is required and must be a non-blank string.")]

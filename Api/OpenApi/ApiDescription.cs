@@ -1,3 +1,6 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
 namespace ChatGrains.Api.OpenApi;
@@ -26,11 +29,12 @@ public static class ApiDescription
             {
                 if (context.JsonTypeInfo.Type == typeof(System.Text.Json.JsonElement))
                 {
-                    schema.Type = Microsoft.OpenApi.JsonSchemaType.String | Microsoft.OpenApi.JsonSchemaType.Null;
+                    schema.Type = JsonSchemaType.String | JsonSchemaType.Null;
                     schema.Description = "The assistant message the prompt follows; `null` starts a new first prompt; left out, the head.";
                 }
                 return Task.CompletedTask;
             });
+            o.AddSchemaTransformer<RequestBodyFields>();
         });
 
     public static WebApplication MapApiDescription(this WebApplication app)
@@ -49,5 +53,28 @@ public static class ApiDescription
                 .WithNonce())
             .AllowAnonymous();
         return app;
+    }
+}
+
+/// <summary>
+/// The request records' fields as their binder reads them (JsonBody, RequestBodyJson): numbers
+/// are JSON numbers only (the document otherwise follows the app's web defaults, which also
+/// read numbers from strings), and a [Required] field may not be null.
+/// </summary>
+internal sealed class RequestBodyFields : IOpenApiSchemaTransformer
+{
+    public Task TransformAsync(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
+    {
+        if (context.JsonPropertyInfo is not { } property || property.DeclaringType.Namespace != typeof(Apis.JsonBody).Namespace
+            || !property.DeclaringType.Name.EndsWith("Body", StringComparison.Ordinal))
+            return Task.CompletedTask;
+        if (schema.Type is { } type && type.HasFlag(JsonSchemaType.Integer))
+        {
+            schema.Type = type & ~JsonSchemaType.String;
+            schema.Pattern = null;
+        }
+        if (property.AttributeProvider?.IsDefined(typeof(RequiredAttribute), inherit: true) == true && schema.Type is { } required)
+            schema.Type = required & ~JsonSchemaType.Null;
+        return Task.CompletedTask;
     }
 }

@@ -36,10 +36,20 @@ public static class RouteDocs
                 Description = optional ? "Optional: no body is the same as `{}`." : null,
                 Content = new Dictionary<string, OpenApiMediaType>
                 {
-                    ["application/json"] = new() { Schema = await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken) },
+                    ["application/json"] = new() { Schema = await NamedSchemaAsync<T>(context, cancellationToken) },
                 },
             };
         });
+
+    /// <summary>The record's schema, kept once under components/schemas by its type's name.</summary>
+    private static async Task<IOpenApiSchema> NamedSchemaAsync<T>(Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        var document = context.Document!;
+        var name = typeof(T).Name;
+        if (document.Components?.Schemas?.ContainsKey(name) != true)
+            document.AddComponent(name, await context.GetOrCreateSchemaAsync(typeof(T), null, cancellationToken));
+        return new OpenApiSchemaReference(name, document);
+    }
 
     /// <summary>The resume point a stream starts after: the <c>Last-Event-ID</c> header, else the <c>lastEventId</c> query parameter.</summary>
     public static RouteHandlerBuilder ResumesFrom(this RouteHandlerBuilder route) => route.AddOpenApiOperationTransformer((operation, _, _) =>
