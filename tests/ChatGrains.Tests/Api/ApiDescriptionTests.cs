@@ -310,6 +310,39 @@ public sealed class ApiDescriptionTests(DescribedServerFixture described, TightL
         }
     }
 
+    /// <summary>
+    /// The answers the framework's own body binding would have changed, kept by the typed
+    /// records' binder: any Content-Type, strict numbers, case-sensitive names, null terms as
+    /// left out, and a deployment without guest sign-in answering 404 before reading a body.
+    /// </summary>
+    [Fact]
+    public async Task Typed_bodies_keep_the_contracts_answers_where_framework_binding_would_differ()
+    {
+        using var ada = await described.Server.SignInAsync("Ada");
+        var id = await ada.CreateConversationAsync();
+        async Task<int> Send(string method, string path, string body, string? contentType = "application/json")
+        {
+            var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) };
+            if (contentType is not null) request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+            return (int)(await ada.Http.SendAsync(request)).StatusCode;
+        }
+        Assert.Equal(200, await Send("PATCH", $"/api/conversations/{id}", "{\"title\": \"plain\"}", "text/plain"));
+        Assert.Equal(200, await Send("PATCH", $"/api/conversations/{id}", "{\"title\": \"form\"}", "application/x-www-form-urlencoded"));
+        Assert.Equal(200, await Send("PATCH", $"/api/conversations/{id}", "{\"title\": \"none\"}", null));
+        Assert.Equal(400, await Send("PATCH", $"/api/conversations/{id}", "{\"Title\": \"cased\"}"));
+        Assert.Equal(400, await Send("POST", $"/api/conversations/{id}/invites", "{\"maxUses\": \"3\"}"));
+        Assert.Equal(400, await Send("POST", $"/api/conversations/{id}/invites", "{\"maxUses\": 1.5}"));
+        Assert.Equal(201, await Send("POST", $"/api/conversations/{id}/invites", "{\"expiresInSeconds\": null, \"maxUses\": null, \"other\": 1}"));
+        Assert.Equal(400, await Send("POST", $"/api/conversations/{id}/read", "{\"lastEventId\": \"1\"}"));
+        Assert.Equal(204, await Send("POST", $"/api/conversations/{id}/read", "{\"lastEventId\": 1}"));
+        // The last rename served is the one without a Content-Type; the refused one changed nothing.
+        Assert.Equal("none", (await ada.SnapshotAsync(id)).GetProperty("title").GetString());
+
+        using var anonymous = away.Server.CreateSocketClient();
+        var off = await anonymous.SendAsync(Request("POST", "/api/auth/guest", "nope"));
+        await AssertAnswersAsync(off, 404, "a bad body to a deployment without guest sign-in");
+    }
+
     [Fact]
     public async Task Every_documented_429_and_503_is_one_its_route_answers_when_limits_are_hit_or_the_cluster_is_away()
     {
