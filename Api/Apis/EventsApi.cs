@@ -1,6 +1,7 @@
 using ChatGrains.Api.Auth;
 using ChatGrains.Api.EventStream;
 using ChatGrains.Api.Feeds;
+using ChatGrains.Api.OpenApi;
 
 namespace ChatGrains.Api.Apis;
 
@@ -9,7 +10,9 @@ public static class EventsApi
 {
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
-        app.MapMethods("/api/conversations/{id}/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken();
+        app.MapMethods("/api/conversations/{id}/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken()
+            .WithTags("Events").ConversationRoute().ResumesFrom().Refuses(400, 404)
+            .ProducesEventStream("Every event after the resume point (`Last-Event-ID` header, else `lastEventId` query), then live events until the client leaves; without a resume point, live events only.", StreamEvents.Watch);
         return app;
     }
 

@@ -1,7 +1,7 @@
-using System.Text.Json;
 using ChatGrains.Api.Auth;
 using ChatGrains.Api.EventStream;
 using ChatGrains.Api.Feeds;
+using ChatGrains.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ChatGrains.Api.Apis;
@@ -15,9 +15,12 @@ public static class MeApi
 {
     public static IEndpointRouteBuilder MapMeApi(this IEndpointRouteBuilder app)
     {
-        app.MapMethods("/api/me/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken();
-        app.MapPost("/api/conversations/{id}/read", Read).RequireAuthorization();
-        app.MapGet("/api/me/usage", Usage).RequireAuthorization();
+        app.MapMethods("/api/me/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken()
+            .WithTags("Me").ConversationRoute().ResumesFrom().Refuses(400)
+            .ProducesEventStream("The caller's own events after the resume point, then live until the client leaves: applying them in order keeps the conversation list.", StreamEvents.User);
+        app.MapPost("/api/conversations/{id}/read", Read).RequireAuthorization().WithTags("Me").ConversationRoute()
+            .TakesBody<ReadBody>().Refuses(400, 404, 413);
+        app.MapGet("/api/me/usage", Usage).RequireAuthorization().WithTags("Me").ConversationRoute();
         return app;
     }
 
@@ -40,14 +43,9 @@ public static class MeApi
     /// Moves the caller's read position forward (never back); a point past the conversation's
     /// latest event is taken as the latest.
     /// </summary>
-    private static async Task<NoContent> Read(string id, HttpContext http, IGrainFactory grains)
+    private static async Task<NoContent> Read(string id, ReadBody body, HttpContext http, IGrainFactory grains)
     {
-        var body = await JsonBody.ReadAsync(http.Request, 4096);
-        if (!body.TryGetProperty("lastEventId", out var value) || value.ValueKind != JsonValueKind.Number
-            || !value.TryGetInt64(out var lastEventId) || lastEventId < 0)
-        {
-            throw JsonBody.Malformed("'lastEventId' is required and must be a non-negative integer event id.");
-        }
+        var lastEventId = body.LastEventId!.Value;
         var userId = http.User.ToCaller().UserId;
         // Checks membership (404 otherwise) and where the log stands.
         var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(userId);

@@ -2,6 +2,7 @@ using System.Text;
 using ChatGrains.Api.Auth;
 using ChatGrains.Api.EventStream;
 using ChatGrains.Api.Feeds;
+using ChatGrains.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -15,10 +16,14 @@ public static class MessagesApi
 
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/conversations/{id}/messages").RequireAuthorization();
-        api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts);
-        api.MapPost("/{messageId}/regenerate", Regenerate).RequireRateLimiting(RateLimits.Prompts);
-        api.MapPost("/{messageId}/cancel", Cancel);
+        var api = app.MapGroup("/api/conversations/{id}/messages").RequireAuthorization().ConversationRoute().WithTags("Messages");
+        api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts).TakesBody<PromptBody>().StartsAnExchange()
+            .ProducesEventStream("The exchange's events, from the prompt's `message.created` through its reply's `message.completed` (or from `Last-Event-ID`, if later); then the stream ends.", StreamEvents.Exchange)
+            .Refuses(400, 404, 413, 422, 429);
+        api.MapPost("/{messageId}/regenerate", Regenerate).RequireRateLimiting(RateLimits.Prompts).StartsAnExchange()
+            .ProducesEventStream("The new reply's events, from its `message.created` through its `message.completed`; then the stream ends.", StreamEvents.Exchange)
+            .Refuses(400, 404, 409, 422, 429);
+        api.MapPost("/{messageId}/cancel", Cancel).Refuses(404, 409);
         return app;
     }
 
@@ -27,18 +32,16 @@ public static class MessagesApi
     /// its events until the reply completes (or answers 202 for Accept: application/json).
     /// </summary>
     private static async Task<Results<EventStreamResult, Accepted<PostAccepted>>> Post(
-        string id, HttpContext http, IGrainFactory grains, IOptions<MessageLimits> limits)
+        string id, PromptBody body, HttpContext http, IGrainFactory grains, IOptions<MessageLimits> limits)
     {
         var request = http.Request;
         var key = IdempotencyKey(request);
         var resumeFrom = ResumePoint.From(request);
-        var body = await JsonBody.ReadAsync(request, limits.Value.MaxContentBytes * 6L + 1024);
-        var content = JsonBody.RequiredString(body, "content");
+        var content = body.Content;
         if (Encoding.UTF8.GetByteCount(content) > limits.Value.MaxContentBytes)
             throw new ApiProblem(StatusCodes.Status413PayloadTooLarge, "Message too large", $"'content' must be at most {limits.Value.MaxContentBytes} bytes of UTF-8.");
 
-        var parent = Parent(body);
-        var receipt = await grains.GetGrain<IConversationGrain>(id).PostAsync(http.User.ToCaller(), content, key, parent);
+        var receipt = await grains.GetGrain<IConversationGrain>(id).PostAsync(http.User.ToCaller(), content, key, body.Parent());
         if (WantsJson(request))
             return TypedResults.Accepted((string?)null, new PostAccepted(receipt.UserMessageId, receipt.AssistantMessageId, receipt.EventId));
         return ExchangeStream(id, http, receipt, resumeFrom);
@@ -72,21 +75,6 @@ public static class MessagesApi
         return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId
             ? EventStreamResult.Empty()
             : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.AssistantMessageId, http.User.ToCaller().UserId);
-    }
-
-    /// <summary>
-    /// The optional <c>parentId</c>: absent is the head (null here), JSON null a new first
-    /// prompt, a string the assistant message the prompt follows.
-    /// </summary>
-    private static PromptParent? Parent(System.Text.Json.JsonElement body)
-    {
-        if (!body.TryGetProperty("parentId", out var value)) return null;
-        return value.ValueKind switch
-        {
-            System.Text.Json.JsonValueKind.Null => PromptParent.Root,
-            System.Text.Json.JsonValueKind.String => new PromptParent(JsonBody.OptionalString(body, "parentId")),
-            _ => throw JsonBody.Malformed("'parentId' must be a message id or null."),
-        };
     }
 
     private static async Task<Accepted> Cancel(string id, string messageId, HttpContext http, IGrainFactory grains)

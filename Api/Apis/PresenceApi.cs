@@ -1,4 +1,5 @@
 using ChatGrains.Api.Auth;
+using ChatGrains.Api.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ChatGrains.Api.Apis;
@@ -8,7 +9,8 @@ public static class PresenceApi
 {
     public static IEndpointRouteBuilder MapPresenceApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/conversations/{id}/typing", Typing).RequireAuthorization().RequireRateLimiting(RateLimits.Typing);
+        app.MapPost("/api/conversations/{id}/typing", Typing).RequireAuthorization().RequireRateLimiting(RateLimits.Typing)
+            .WithTags("Presence").ConversationRoute().Refuses(404, 429);
         return app;
     }
 

@@ -1,6 +1,7 @@
 using ChatGrains.Api.Apis;
 using ChatGrains.Api.Auth;
 using ChatGrains.Api.Feeds;
+using ChatGrains.Api.OpenApi;
 using ChatGrains.Api.Presence;
 using ChatGrains.Silo;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -147,6 +148,9 @@ public static class ApiHosting
         var limits = config.GetSection(RateLimits.SectionName).Get<RateLimits>() ?? new RateLimits();
         services.AddRateLimiter(o => RateLimits.Configure(o, limits));
         services.AddProblemJson();
+        // The request records' DataAnnotations, checked through source-generated validation info (JsonBody).
+        services.AddValidation();
+        services.AddApiDescription();
         services.AddChatGrainsHealth();
         services.ConfigureHttpJsonOptions(o =>
         {
@@ -174,7 +178,8 @@ public static class ApiHosting
         // its managed heap, which the benchmark reads to work out the memory cost of a watcher.
         app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(
             new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff, GC.GetTotalMemory(false))))
-            .RequireAuthorization(OperatorAccess.Policy);
+            .RequireAuthorization(OperatorAccess.Policy).WithTags("Operators").Refuses(401, 403);
+        app.MapApiDescription();
         app.MapAuthApi();
         app.MapConversationsApi();
         app.MapMessagesApi();
