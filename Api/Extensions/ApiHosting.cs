@@ -173,7 +173,7 @@ public static class ApiHosting
         app.MapChatGrainsHealth();
         // The Orleans dashboard (silos, grains, calls), for operators only: its page and the
         // JSON it polls alike.
-        app.MapOrleansDashboard("/dashboard").RequireAuthorization(OperatorAccess.Policy);
+        app.MapOrleansDashboard("/dashboard").RequireAuthorization(OperatorAccess.Policy).ExcludeFromDescription();
         // This host's feeds, for operators (and the cluster tests that check nothing leaks), and
         // its managed heap, which the benchmark reads to work out the memory cost of a watcher.
         app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(
