@@ -47,8 +47,13 @@ public static class ConversationsApi
     private static async Task<Ok<IReadOnlyList<ConversationListItem>>> List(HttpContext http, IGrainFactory grains) =>
         TypedResults.Ok(await grains.GetGrain<IUserGrain>(http.User.ToCaller().UserId).ListAsync());
 
-    private static async Task<Ok<ConversationSnapshot>> Get(string id, HttpContext http, IGrainFactory grains) =>
-        TypedResults.Ok(await grains.GetGrain<IConversationGrain>(id).GetSnapshotAsync(http.User.ToCaller().UserId));
+    /// <summary>The snapshot with the latest <c>?limit=</c> messages (see <see cref="PageQuery"/>).</summary>
+    private static async Task<Ok<ConversationSnapshot>> Get(string id, HttpContext http, IGrainFactory grains)
+    {
+        var (grain, userId) = (grains.GetGrain<IConversationGrain>(id), http.User.ToCaller().UserId);
+        var limit = await PageQuery.LimitAsync(http.Request, grain, userId);
+        return TypedResults.Ok(await grain.GetSnapshotAsync(userId, limit));
+    }
 
     private static async Task<Ok<ConversationSnapshot>> Rename(string id, HttpContext http, IGrainFactory grains)
     {

@@ -19,7 +19,19 @@ public static class MessagesApi
         api.MapPost("/", Post).RequireRateLimiting(RateLimits.Prompts);
         api.MapPost("/{messageId}/regenerate", Regenerate).RequireRateLimiting(RateLimits.Prompts);
         api.MapPost("/{messageId}/cancel", Cancel);
+        api.MapGet("/", Page);
         return app;
+    }
+
+    /// <summary>
+    /// A page of the history: the <c>?limit=</c> messages before <c>?before=</c> (an unknown one is
+    /// 404), or the latest without it, in event order; <c>hasMore</c> when older ones exist.
+    /// </summary>
+    private static async Task<Ok<MessagePage>> Page(string id, HttpContext http, IGrainFactory grains)
+    {
+        var (grain, userId) = (grains.GetGrain<IConversationGrain>(id), http.User.ToCaller().UserId);
+        var limit = await PageQuery.LimitAsync(http.Request, grain, userId);
+        return TypedResults.Ok(await grain.GetMessagesAsync(userId, PageQuery.Before(http.Request), limit));
     }
 
     /// <summary>

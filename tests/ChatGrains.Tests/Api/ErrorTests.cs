@@ -445,7 +445,12 @@ public sealed class StoreDownFixture : ApiServerFixture
     private sealed class DownStore : IConversationStore
     {
         public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
-        public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<StoredConversation?> LoadAsync(string conversationId, LoadWindow? window = null, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<StoredMessage?> ReadMessageAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<StoredMessage>> ReadMessagesBeforeAsync(string conversationId, long beforeEventId, int max, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<StoredMessage>> ReadPathAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<StoredMessage>> ReadChildrenAsync(string conversationId, string parentId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
