@@ -79,14 +79,18 @@ public sealed class LongConversationGrainTests(LongConversationCluster cluster) 
         await CompletionsAfterAsync(id, 1_000, 1);
         var regenerated = await grain.RegenerateAsync(Ada, Id(20), null);
         await CompletionsAfterAsync(id, 1_000, 2);
+        // Its position among the replies to prompt 19, counted from the store, makes the embedded generator answer anew.
+        var again = await grain.RegenerateAsync(Ada, Id(20), null);
+        await CompletionsAfterAsync(id, 1_000, 3);
         var headed = await grain.SetHeadAsync(Ada.UserId, Id(30));
         var fork = await grain.GetForkSourceAsync(Ada.UserId, Id(6));
 
-        var messages = (await grain.GetMessagesAsync(Ada.UserId, null, 4)).Messages;
+        var messages = (await grain.GetMessagesAsync(Ada.UserId, null, 6)).Messages;
         Assert.Equal(Id(10), messages.Single(m => m.Id == edit.UserMessageId).ParentId);
         Assert.Equal(MessageStatus.Complete, messages.Single(m => m.Id == edit.AssistantMessageId).Status);
         Assert.Equal(Id(19), messages.Single(m => m.Id == regenerated.AssistantMessageId).ParentId);
         Assert.Equal(Id(19), regenerated.UserMessageId);
+        Assert.NotEqual(messages.Single(m => m.Id == regenerated.AssistantMessageId).Content, messages.Single(m => m.Id == again.AssistantMessageId).Content);
         Assert.Equal(Id(30), headed.Head);
         Assert.Equal(Enumerable.Range(1, 6).Select(Id), fork.Path.Select(m => m.Id));
         Assert.Equal(ConversationErrorKind.Conflict, await RefusalAsync(() => grain.CancelAsync(Ada.UserId, Id(8))));
