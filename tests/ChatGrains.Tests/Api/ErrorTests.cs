@@ -179,6 +179,7 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
         ("DELETE", "/api/conversations/x/members/u", null),
         ("POST", "/api/conversations/x/members", "{\"inviteToken\": \"t\"}"),
         ("POST", "/api/conversations/x/messages", "{\"content\": \"hi\"}"),
+        ("GET", "/api/conversations/x/messages", null),
         ("POST", "/api/conversations/x/messages/m/cancel", null),
         ("POST", "/api/conversations/x/messages/m/regenerate", null),
         ("POST", "/api/conversations/x/head", "{\"messageId\": \"m\"}"),
@@ -245,7 +246,7 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
     {
         using var ada = await _server.SignInAsync("Ada");
         await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Get, "/api/no-such-route", accept)), 404, "unknown route");
-        await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Get, "/api/conversations/x/messages", accept)), 405, "GET on a POST route");
+        await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Get, "/api/conversations/x/messages/m/cancel", accept)), 405, "GET on a POST route");
         await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Delete, "/api/conversations", accept)), 405, "DELETE");
     }
 
