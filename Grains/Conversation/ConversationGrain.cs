@@ -89,15 +89,10 @@ public sealed partial class ConversationGrain(
 
     public Task<ConversationSnapshot> GetSnapshotAsync(string userId, int limit = Paging.DefaultLimit) => _window.SnapshotAsync(MemberState(userId), limit);
 
-    public async Task<MessagePage> GetMessagesAsync(string userId, string? beforeMessageId, int limit = Paging.DefaultLimit)
-    {
-        var state = MemberState(userId);
-        var before = beforeMessageId is null ? long.MaxValue : await _window.CreatedEventIdAsync(state, beforeMessageId);
-        return await _window.PageAsync(state, before, limit);
-    }
+    public Task<MessagePage> GetMessagesAsync(string userId, string? beforeMessageId, int limit = Paging.DefaultLimit) =>
+        _window.PageBeforeAsync(MemberState(userId), beforeMessageId, limit);
 
-    public Task<ConversationFootprint> GetFootprintAsync() =>
-        Task.FromResult(_state is { } s ? new ConversationFootprint(s.Messages.Count(), s.Tree.Count, s.HeldKeys) : new ConversationFootprint(0, 0, 0));
+    public Task<ConversationFootprint> GetFootprintAsync() => Task.FromResult(_state?.Footprint ?? new ConversationFootprint(0, 0, 0));
 
     public Task<LogHead> GetHeadAsync(string userId)
     {
@@ -228,15 +223,9 @@ public sealed partial class ConversationGrain(
     /// The receipt of the exchange a repeated key names, within the key's retention (after it, the
     /// key is new); 422 when it named another request.
     /// </summary>
-    private async Task<PostReceipt?> KnownAsync(ConversationState state, Caller caller, string? idempotencyKey, string hash)
-    {
-        if (idempotencyKey is null
-            || await _window.FindKeyAsync(state, caller.UserId, idempotencyKey, Now() - _options.IdempotencyRetention) is not { } known) return null;
-        if (known.ContentHash != hash)
-            throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used for a different request.");
-        await _window.HoldAsync(state, known.Exchange.AssistantMessageId); // for its completion's event id
-        return Receipt(known.Exchange);
-    }
+    private async Task<PostReceipt?> KnownAsync(ConversationState state, Caller caller, string? idempotencyKey, string hash) =>
+        idempotencyKey is not null && await _window.KnownExchangeAsync(state, caller.UserId, idempotencyKey, hash, Now() - _options.IdempotencyRetention) is { } known
+            ? Receipt(known) : null;
 
     /// <summary>
     /// A reply to <paramref name="promptId"/>, queued behind any open one and paid for by
@@ -314,10 +303,7 @@ public sealed partial class ConversationGrain(
         return [];
     }
 
-    /// <summary>
-    /// The state, for a member's turn. A turn starts by letting go of what earlier turns read
-    /// from the store and no longer need (nothing is uncommitted between turns).
-    /// </summary>
+    /// <summary>The state, for a member's turn, which first lets go of what earlier turns read from the store.</summary>
     private ConversationState MemberState(string userId)
     {
         if (_state is not { } s || !s.IsMember(userId)) throw ConversationException.NotFound("The conversation");

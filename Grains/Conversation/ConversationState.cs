@@ -60,7 +60,8 @@ public sealed class ConversationState
     /// </summary>
     public bool HoldsAllRecentKeys { get; private set; } = true;
 
-    public int HeldKeys => _keys.Count;
+    /// <summary>What this state holds in memory (an operator diagnostic).</summary>
+    public ConversationFootprint Footprint => new(_messages.Count, Tree.Count, _keys.Count);
 
     /// <summary>The messages held, in event order.</summary>
     public IEnumerable<StoredMessage> Messages => _order.Select(k => Current(_messages[k.Id]));

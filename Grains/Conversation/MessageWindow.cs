@@ -47,10 +47,14 @@ public sealed class MessageWindow(IConversationStore store, string conversationI
         return siblings.Values.Count(m => m.Message.Role == Roles.Assistant && m.CreatedEventId < reply.CreatedEventId);
     }
 
-    /// <summary>The created event id of <paramref name="messageId"/>, held or stored; NotFound when unknown.</summary>
-    public async Task<long> CreatedEventIdAsync(ConversationState state, string messageId) =>
-        (state.FindMessage(messageId) ?? await store.ReadMessageAsync(conversationId, messageId))?.CreatedEventId
-        ?? throw ConversationException.NotFound("The message");
+    /// <summary>The page before <paramref name="beforeMessageId"/> (null: the latest); an unknown message is NotFound.</summary>
+    public async Task<MessagePage> PageBeforeAsync(ConversationState state, string? beforeMessageId, int limit)
+    {
+        var before = beforeMessageId is null ? long.MaxValue
+            : (state.FindMessage(beforeMessageId) ?? await store.ReadMessageAsync(conversationId, beforeMessageId))?.CreatedEventId
+              ?? throw ConversationException.NotFound("The message");
+        return await PageAsync(state, before, limit);
+    }
 
     /// <summary>
     /// The latest <paramref name="limit"/> messages created before event <paramref name="beforeEventId"/>,
@@ -80,12 +84,19 @@ public sealed class MessageWindow(IConversationStore store, string conversationI
     }
 
     /// <summary>
-    /// The key stored at or after <paramref name="since"/>: held, or (only when the grain let some
-    /// recent keys go) from the store.
+    /// The exchange a repeated idempotency key names, if it was stored at or after
+    /// <paramref name="since"/> (held, or, only when the grain let some recent keys go, from the
+    /// store); its reply is held, for its completion's event id. A key of another request is 422.
     /// </summary>
-    public async Task<IdempotencyRecord?> FindKeyAsync(ConversationState state, string userId, string key, DateTimeOffset since) =>
-        state.FindKey(userId, key, since)
-        ?? (state.HoldsAllRecentKeys ? null : await store.ReadKeyAsync(conversationId, userId, key, since));
+    public async Task<PostReceiptIds?> KnownExchangeAsync(ConversationState state, string userId, string key, string hash, DateTimeOffset since)
+    {
+        var known = state.FindKey(userId, key, since) ?? (state.HoldsAllRecentKeys ? null : await store.ReadKeyAsync(conversationId, userId, key, since));
+        if (known is null) return null;
+        if (known.ContentHash != hash)
+            throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used for a different request.");
+        await HoldAsync(state, known.Exchange.AssistantMessageId);
+        return known.Exchange;
+    }
 
     /// <summary>
     /// The text a reply streamed before its activation died, from its stored deltas. A stored
