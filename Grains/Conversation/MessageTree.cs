@@ -15,6 +15,8 @@ public sealed class MessageTree
 {
     private readonly Dictionary<string, Node> _nodes = [];
     private readonly List<string> _roots = [];
+    // Held messages whose parent is not held, by that parent: its children again if it comes back.
+    private readonly Dictionary<string, List<string>> _orphans = [];
 
     /// <summary>The head: an assistant message, or null while the conversation has none.</summary>
     public string? Head { get; private set; }
@@ -37,10 +39,12 @@ public sealed class MessageTree
         var node = _nodes[message.Id] = new Node(message.Id, parent, message.Role, order < 0 ? ++_added : order) { ChildrenComplete = isNew };
         if (parent is null) Insert(_roots, node);
         else if (_nodes.TryGetValue(parent, out var p)) Insert(p.Children, node);
+        else if (_orphans.TryGetValue(parent, out var waiting)) waiting.Add(message.Id);
+        else _orphans[parent] = [message.Id];
         // Brought back after its children (read from the store): they are its children again.
-        if (!isNew)
+        if (_orphans.Remove(message.Id, out var children))
         {
-            foreach (var child in _nodes.Values.Where(n => n.ParentId == message.Id).OrderBy(n => n.Order)) node.Children.Add(child.Id);
+            foreach (var child in children.OrderBy(c => _nodes[c].Order)) node.Children.Add(child);
         }
     }
 
@@ -48,11 +52,16 @@ public sealed class MessageTree
     public void Remove(string messageId)
     {
         if (!_nodes.Remove(messageId, out var node)) return;
+        if (node.Children.Count > 0) _orphans[messageId] = [.. node.Children];
         if (node.ParentId is null) _roots.Remove(messageId);
         else if (_nodes.TryGetValue(node.ParentId, out var parent))
         {
             parent.Children.Remove(messageId);
             parent.ChildrenComplete = false;
+        }
+        else if (_orphans.TryGetValue(node.ParentId, out var waiting) && waiting.Remove(messageId) && waiting.Count == 0)
+        {
+            _orphans.Remove(node.ParentId);
         }
     }
 
