@@ -320,9 +320,13 @@ public sealed partial class ConversationGrain(
     {
         if (_active is not null || drain.IsDraining || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
         // The model sees the path from the first prompt to the one it answers, not other branches.
-        var path = await _window.PathToAsync(_state, next.Message.ReplyTo!);
-        var sibling = await _window.SiblingPositionAsync(_state, next.Message.Id);
-        _active = ActiveReply.Start(next.Message.Id, path, sibling, generator);
+        // If the store cannot be read, the reply stays queued and the next activation starts it.
+        if (await _window.ReplyInputAsync(_state, next) is not { } input)
+        {
+            DeactivateOnIdle();
+            return;
+        }
+        _active = ActiveReply.Start(next.Message.Id, input.Path, input.Sibling, generator);
         drain.ReplyStarted();
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
         {

@@ -47,6 +47,22 @@ public sealed class MessageWindow(IConversationStore store, string conversationI
         return siblings.Values.Count(m => m.Message.Role == Roles.Assistant && m.CreatedEventId < reply.CreatedEventId);
     }
 
+    /// <summary>
+    /// What a reply is generated from: the path to its prompt and its position among its siblings;
+    /// null when the store cannot be read now (the store has logged why).
+    /// </summary>
+    public async Task<(IReadOnlyList<Message> Path, int Sibling)?> ReplyInputAsync(ConversationState state, StoredMessage reply)
+    {
+        try
+        {
+            return (await PathToAsync(state, reply.Message.ReplyTo!), await SiblingPositionAsync(state, reply.Message.Id));
+        }
+        catch (ConversationException ex) when (ex.Kind == ConversationErrorKind.StoreUnavailable)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The page before <paramref name="beforeMessageId"/> (null: the latest); an unknown message is NotFound.</summary>
     public async Task<MessagePage> PageBeforeAsync(ConversationState state, string? beforeMessageId, int limit)
     {
