@@ -10,7 +10,17 @@ public interface IConversationGrain : IGrainWithStringKey, IEventLog
 {
     Task<ConversationSnapshot> CreateAsync(Caller owner, string? title);
 
-    Task<ConversationSnapshot> GetSnapshotAsync(string userId);
+    /// <summary>The snapshot with the latest <paramref name="limit"/> messages (the API allows 1 to 1000).</summary>
+    Task<ConversationSnapshot> GetSnapshotAsync(string userId, int limit = Paging.DefaultLimit);
+
+    /// <summary>
+    /// The <paramref name="limit"/> messages before <paramref name="beforeMessageId"/> (null: the
+    /// latest), in event order; an unknown message is NotFound.
+    /// </summary>
+    Task<MessagePage> GetMessagesAsync(string userId, string? beforeMessageId, int limit = Paging.DefaultLimit);
+
+    /// <summary>An operator diagnostic: what this activation holds in memory (activates it).</summary>
+    Task<ConversationFootprint> GetFootprintAsync();
 
     /// <summary>Checks membership and returns where the log stands.</summary>
     Task<LogHead> GetHeadAsync(string userId);

@@ -87,6 +87,10 @@ public sealed record Usage(
     [property: Id(0)] int PromptTokens,
     [property: Id(1)] int CompletionTokens);
 
+/// <summary>
+/// A conversation as of <see cref="LastEventId"/>, with its latest messages (event order, all
+/// branches); <see cref="HasMore"/>: older ones exist (page back with <see cref="MessagePage"/>).
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ConversationSnapshot(
     [property: Id(0)] string Id,
@@ -96,7 +100,31 @@ public sealed record ConversationSnapshot(
     [property: Id(4)] IReadOnlyList<Member> Members,
     [property: Id(5)] IReadOnlyList<Message> Messages,
     [property: Id(6)] long LastEventId,
-    [property: Id(7)] string? Head = null);
+    [property: Id(7)] string? Head = null,
+    [property: Id(8)] bool HasMore = false);
+
+/// <summary>How many messages a snapshot or a page holds: the caller's limit, 1 to <see cref="MaxLimit"/>.</summary>
+public static class Paging
+{
+    public const int DefaultLimit = 200;
+    public const int MaxLimit = 1000;
+}
+
+/// <summary>Messages in event order, and whether older ones exist (false on the page that holds the first message).</summary>
+[GenerateSerializer, Immutable]
+public sealed record MessagePage(
+    [property: Id(0)] IReadOnlyList<Message> Messages,
+    [property: Id(1)] bool HasMore);
+
+/// <summary>
+/// What an active conversation holds in memory, for operators and tests: the messages (and tree
+/// nodes) and idempotency keys. The rest is in the store.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ConversationFootprint(
+    [property: Id(0)] int Messages,
+    [property: Id(1)] int TreeNodes,
+    [property: Id(2)] int IdempotencyKeys);
 
 /// <summary>
 /// Where a new prompt goes: under <see cref="MessageId"/> (an assistant message), or as a new

@@ -21,7 +21,7 @@ public static class ConversationsApi
         var api = app.MapGroup("/api/conversations").RequireAuthorization().ConversationRoute().WithTags("Conversations");
         api.MapPost("/", Create).TakesBody<NewConversationBody>(optional: true).Refuses(400, 413);
         api.MapGet("/", List);
-        api.MapGet("/{id}", Get).Refuses(404);
+        api.MapGet("/{id}", Get).Paged(before: false).Refuses(400, 404);
         api.MapPatch("/{id}", Rename).MemberFirst().TakesBody<RenameBody>().Refuses(400, 404, 413);
         api.MapDelete("/{id}", Delete).Refuses(403, 404);
         api.MapPost("/{id}/invites", Invite).MemberFirst().TakesBody<InviteBody>(optional: true).Refuses(400, 404, 413);
@@ -45,8 +45,13 @@ public static class ConversationsApi
     private static async Task<Ok<IReadOnlyList<ConversationListItem>>> List(HttpContext http, IGrainFactory grains) =>
         TypedResults.Ok(await grains.GetGrain<IUserGrain>(http.User.ToCaller().UserId).ListAsync());
 
-    private static async Task<Ok<ConversationSnapshot>> Get(string id, HttpContext http, IGrainFactory grains) =>
-        TypedResults.Ok(await grains.GetGrain<IConversationGrain>(id).GetSnapshotAsync(http.User.ToCaller().UserId));
+    /// <summary>The snapshot with the latest <c>?limit=</c> messages (see <see cref="PageQuery"/>).</summary>
+    private static async Task<Ok<ConversationSnapshot>> Get(string id, HttpContext http, IGrainFactory grains)
+    {
+        var (grain, userId) = (grains.GetGrain<IConversationGrain>(id), http.User.ToCaller().UserId);
+        var limit = await PageQuery.LimitAsync(http.Request, grain, userId);
+        return TypedResults.Ok(await grain.GetSnapshotAsync(userId, limit));
+    }
 
     private static async Task<Ok<ConversationSnapshot>> Rename(string id, RenameBody body, HttpContext http, IGrainFactory grains) =>
         TypedResults.Ok(await grains.GetGrain<IConversationGrain>(id).RenameAsync(http.User.ToCaller().UserId, body.Title));

@@ -24,7 +24,19 @@ public static class MessagesApi
             .ProducesEventStream("The new reply's events, from its `message.created` through its `message.completed`; then the stream ends.", StreamEvents.Exchange)
             .Refuses(400, 404, 409, 422, 429);
         api.MapPost("/{messageId}/cancel", Cancel).Refuses(404, 409);
+        api.MapGet("/", Page).Paged(before: true).Refuses(400, 404);
         return app;
+    }
+
+    /// <summary>
+    /// A page of the history: the <c>?limit=</c> messages before <c>?before=</c> (an unknown one is
+    /// 404), or the latest without it, in event order; <c>hasMore</c> when older ones exist.
+    /// </summary>
+    private static async Task<Ok<MessagePage>> Page(string id, HttpContext http, IGrainFactory grains)
+    {
+        var (grain, userId) = (grains.GetGrain<IConversationGrain>(id), http.User.ToCaller().UserId);
+        var limit = await PageQuery.LimitAsync(http.Request, grain, userId);
+        return TypedResults.Ok(await grain.GetMessagesAsync(userId, PageQuery.Before(http.Request), limit));
     }
 
     /// <summary>

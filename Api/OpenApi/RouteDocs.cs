@@ -51,6 +51,29 @@ public static class RouteDocs
         return new OpenApiSchemaReference(name, document);
     }
 
+    /// <summary>
+    /// A page of messages: <c>limit</c> (1 to <see cref="Paging.MaxLimit"/>, default
+    /// <see cref="Paging.DefaultLimit"/>) and, for pages of the history, <c>before</c>.
+    /// </summary>
+    public static RouteHandlerBuilder Paged(this RouteHandlerBuilder route, bool before) => route.AddOpenApiOperationTransformer((operation, _, _) =>
+    {
+        operation.Parameters ??= [];
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "limit", In = ParameterLocation.Query,
+            Description = $"How many of the latest messages (all branches, in event order): 1 to {Paging.MaxLimit}, default {Paging.DefaultLimit}; anything else is a 400.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = Paging.MaxLimit.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        });
+        if (before)
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = "before", In = ParameterLocation.Query,
+                Description = "The page ends just before this message (an unknown one is a 404); without it, the latest messages.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+            });
+        return Task.CompletedTask;
+    });
+
     /// <summary>The resume point a stream starts after: the <c>Last-Event-ID</c> header, else the <c>lastEventId</c> query parameter.</summary>
     public static RouteHandlerBuilder ResumesFrom(this RouteHandlerBuilder route) => route.AddOpenApiOperationTransformer((operation, _, _) =>
     {

@@ -29,6 +29,7 @@ public sealed partial class ConversationGrain(
     private readonly ConversationOptions _options = options.Value;
     private RecentEvents _recent = null!;
     private ConversationState? _state;
+    private MessageWindow _window = null!;
     private IAsyncStream<ConversationEvent> _stream = null!;
     private ActiveReply? _active;
     private IGrainTimer? _flushTimer;
@@ -40,25 +41,27 @@ public sealed partial class ConversationGrain(
     {
         _recent = new RecentEvents(_options.RecentEvents);
         _stream = this.GetStreamProvider(ConversationStreams.Provider).GetStream<ConversationEvent>(ConversationStreams.For(Id));
-        var stored = await store.LoadAsync(Id, cancellationToken);
+        _window = new MessageWindow(store, Id);
+        var window = new LoadWindow(_options.RecentMessages, _options.HeldIdempotencyKeys, Now() - _options.IdempotencyRetention);
+        var stored = await store.LoadAsync(Id, window, cancellationToken);
         if (stored is null) return;
-        _state = ConversationState.Load(stored);
+        _state = ConversationState.Load(stored, _options.RecentMessages);
 
         // A reply that had started when its previous activation died cannot be resumed: end
         // it failed with the text its deltas carried, then let the queue go on. One that never
         // started (still queued, no deltas) is simply answered now.
         if (_state.OpenReplies.FirstOrDefault() is { } first)
         {
-            var content = await ReadStoredContentAsync(first, cancellationToken);
+            var content = await _window.ReadStreamedTextAsync(_state, first, e => LogPoisonEvent(Id, e.Id, e.Type), cancellationToken);
             if (first.Message.Status == MessageStatus.Streaming || content.Length > 0)
             {
                 _state.RestoreContent(first.Message.Id, content);
-                _state.CompleteMessage(first.Message.Id, Interrupted(first.Message.Id, content));
+                _state.CompleteMessage(first.Message.Id, await InterruptedAsync(first.Message.Id, content));
                 await CommitAndPublishAsync();
                 LogInterrupted(first.Message.Id);
             }
         }
-        StartNextReply();
+        await StartNextReplyAsync();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -71,7 +74,7 @@ public sealed partial class ConversationGrain(
             await active.StopAsync();
             var (text, _) = active.Buffer.Take();
             if (text.Length > 0) _state.AppendDelta(active.MessageId, text);
-            _state.CompleteMessage(active.MessageId, Interrupted(active.MessageId, _state.FindMessage(active.MessageId)!.Message.Content));
+            _state.CompleteMessage(active.MessageId, await InterruptedAsync(active.MessageId, _state.FindMessage(active.MessageId)!.Message.Content));
             EndActiveReply();
             try { await CommitAndPublishAsync(); }
             catch (Exception ex) { logger.LogWarning(ex, "Could not end reply {MessageId} on deactivation", active.MessageId); }
@@ -89,7 +92,12 @@ public sealed partial class ConversationGrain(
         return _state.ToSnapshot();
     }
 
-    public Task<ConversationSnapshot> GetSnapshotAsync(string userId) => Task.FromResult(MemberState(userId).ToSnapshot());
+    public Task<ConversationSnapshot> GetSnapshotAsync(string userId, int limit = Paging.DefaultLimit) => _window.SnapshotAsync(MemberState(userId), limit);
+
+    public Task<MessagePage> GetMessagesAsync(string userId, string? beforeMessageId, int limit = Paging.DefaultLimit) =>
+        _window.PageBeforeAsync(MemberState(userId), beforeMessageId, limit);
+
+    public Task<ConversationFootprint> GetFootprintAsync() => Task.FromResult(_state?.Footprint ?? new ConversationFootprint(0, 0, 0));
 
     public Task<LogHead> GetHeadAsync(string userId)
     {
@@ -126,7 +134,7 @@ public sealed partial class ConversationGrain(
         var state = MemberState(userId);
         state.Rename(title);
         await CommitAndPublishAsync();
-        return state.ToSnapshot();
+        return await _window.SnapshotAsync(state, Paging.DefaultLimit);
     }
 
     public async Task RemoveMemberAsync(string userId, string memberId)
@@ -160,10 +168,11 @@ public sealed partial class ConversationGrain(
     public async Task<PostReceipt> PostAsync(Caller caller, string content, string? idempotencyKey, PromptParent? parent = null)
     {
         var state = MemberState(caller.UserId);
-        if (Known(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent)) is { } known) return known;
+        if (await KnownAsync(state, caller, idempotencyKey, ConversationState.PromptHash(content, parent)) is { } known) return known;
         // After validation and the key: a retry is answered as before, even over budget.
         await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
 
+        if (parent?.MessageId is { } named) await _window.HoldAsync(state, named);
         var parentId = state.Tree.ParentForPrompt(parent);
         var now = Now();
         var prompt = state.AddMessage(new Message(NewId(), Roles.User, caller.UserId, caller.Name, content, MessageStatus.Complete, null, now, ParentId: parentId));
@@ -177,9 +186,11 @@ public sealed partial class ConversationGrain(
     {
         var state = MemberState(caller.UserId);
         var hash = ConversationState.RegenerateHash(messageId);
-        if (Known(state, caller, idempotencyKey, hash) is { } known) return known;
+        if (await KnownAsync(state, caller, idempotencyKey, hash) is { } known) return known;
 
+        await _window.HoldAsync(state, messageId);
         var original = state.FinishedReply(messageId, "regenerated");
+        await _window.HoldAsync(state, original.ReplyTo!);
         // After the checks and the key, as for a post: a retry is answered as before, even over budget.
         await GrainFactory.GetGrain<IUserGrain>(caller.UserId).EnsureWithinBudgetAsync();
         // Who asked to regenerate pays for the new reply, not the prompt's author.
@@ -191,16 +202,18 @@ public sealed partial class ConversationGrain(
     public async Task<ConversationSnapshot> SetHeadAsync(string userId, string messageId)
     {
         var state = MemberState(userId);
+        await _window.HoldAsync(state, messageId);
         state.MoveHead(messageId);
         await CommitAndPublishAsync();
-        return state.ToSnapshot();
+        return await _window.SnapshotAsync(state, Paging.DefaultLimit);
     }
 
-    public Task<ForkSource> GetForkSourceAsync(string userId, string messageId)
+    public async Task<ForkSource> GetForkSourceAsync(string userId, string messageId)
     {
         var state = MemberState(userId);
+        await _window.HoldAsync(state, messageId);
         state.FinishedReply(messageId, "forked");
-        return Task.FromResult(new ForkSource(state.Info.Title, state.PathTo(messageId)));
+        return new ForkSource(state.Info.Title, await _window.PathToAsync(state, messageId));
     }
 
     public async Task<ConversationSnapshot> CreateForkAsync(Caller owner, ForkSource source)
@@ -209,17 +222,16 @@ public sealed partial class ConversationGrain(
         var info = new ConversationInfo(Id, source.Title + " (fork)", owner.UserId, Now());
         _state = ConversationState.Fork(info, owner, source.Path, NewId);
         await CommitAndPublishAsync();
-        return _state.ToSnapshot();
+        return await _window.SnapshotAsync(_state, Paging.DefaultLimit);
     }
 
-    /// <summary>The receipt of the exchange a repeated key names; 422 when it named another request.</summary>
-    private PostReceipt? Known(ConversationState state, Caller caller, string? idempotencyKey, string hash)
-    {
-        if (idempotencyKey is null || state.FindKey(caller.UserId, idempotencyKey) is not { } known) return null;
-        if (known.ContentHash != hash)
-            throw new ConversationException(ConversationErrorKind.IdempotencyKeyReused, "This Idempotency-Key was already used for a different request.");
-        return Receipt(known.Exchange);
-    }
+    /// <summary>
+    /// The receipt of the exchange a repeated key names, within the key's retention (after it, the
+    /// key is new); 422 when it named another request.
+    /// </summary>
+    private async Task<PostReceipt?> KnownAsync(ConversationState state, Caller caller, string? idempotencyKey, string hash) =>
+        idempotencyKey is not null && await _window.KnownExchangeAsync(state, caller.UserId, idempotencyKey, hash, Now() - _options.IdempotencyRetention) is { } known
+            ? Receipt(known) : null;
 
     /// <summary>
     /// A reply to <paramref name="promptId"/>, queued behind any open one and paid for by
@@ -237,15 +249,18 @@ public sealed partial class ConversationGrain(
 
     private async Task<PostReceipt> BeginExchangeAsync(ConversationState state, Caller caller, string? idempotencyKey, string hash, PostReceiptIds exchange)
     {
-        if (idempotencyKey is not null) state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange));
+        var now = Now();
+        if (idempotencyKey is not null)
+            state.AddKey(new IdempotencyRecord(caller.UserId, idempotencyKey, hash, exchange, now), _options.HeldIdempotencyKeys, now - _options.IdempotencyRetention);
         await CommitAndPublishAsync();
-        StartNextReply();
+        await StartNextReplyAsync();
         return Receipt(exchange);
     }
 
     public async Task CancelAsync(string userId, string messageId)
     {
         var state = MemberState(userId);
+        await _window.HoldAsync(state, messageId);
         var message = state.FindMessage(messageId) ?? throw ConversationException.NotFound("The message");
         if (message.Message.Role != Roles.Assistant || MessageStatus.IsFinal(message.Message.Status))
             throw new ConversationException(ConversationErrorKind.Conflict, "Only a queued or streaming reply can be cancelled.");
@@ -295,20 +310,30 @@ public sealed partial class ConversationGrain(
         return [];
     }
 
-    private ConversationState MemberState(string userId) =>
-        _state is { } s && s.IsMember(userId) ? s : throw ConversationException.NotFound("The conversation");
+    /// <summary>The state, for a member's turn, which first lets go of what earlier turns read from the store.</summary>
+    private ConversationState MemberState(string userId)
+    {
+        if (_state is not { } s || !s.IsMember(userId)) throw ConversationException.NotFound("The conversation");
+        s.Trim(_options.RecentMessages);
+        return s;
+    }
 
     private PostReceipt Receipt(PostReceiptIds exchange) =>
         new(exchange.UserMessageId, exchange.AssistantMessageId, exchange.EventId,
             _state!.FindMessage(exchange.AssistantMessageId)?.CompletedEventId ?? 0, _state.LastEventId);
 
     /// <summary>Starts generating the oldest queued reply, if none is running.</summary>
-    private void StartNextReply()
+    private async Task StartNextReplyAsync()
     {
         if (_active is not null || drain.IsDraining || _state?.OpenReplies.FirstOrDefault() is not { } next) return;
         // The model sees the path from the first prompt to the one it answers, not other branches.
-        var path = _state.PathTo(next.Message.ReplyTo!);
-        _active = ActiveReply.Start(next.Message.Id, path, _state.Tree.SiblingPosition(next.Message.Id), generator, _traces.Start(Id, next.Message.Id));
+        // If the store cannot be read, the reply stays queued and the next activation starts it.
+        if (await _window.ReplyInputAsync(_state, next) is not { } input)
+        {
+            DeactivateOnIdle();
+            return;
+        }
+        _active = ActiveReply.Start(next.Message.Id, input.Path, input.Sibling, generator, _traces.Start(Id, next.Message.Id));
         drain.ReplyStarted();
         _flushTimer ??= this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(_options.DeltaInterval, _options.DeltaInterval)
         {
@@ -343,7 +368,7 @@ public sealed partial class ConversationGrain(
         {
             if (outcome is not null) active.Span.End(outcome.Status, outcome.Usage);
         }
-        if (outcome is not null) StartNextReply();
+        if (outcome is not null) await StartNextReplyAsync();
     }
 
     /// <summary>
@@ -354,7 +379,7 @@ public sealed partial class ConversationGrain(
     private async Task CommitAndPublishAsync(Activity? reply = null, bool traced = true)
     {
         var now = Now();
-        var commit = _state!.TakeCommit(now, _options.RetainedEvents);
+        var commit = _state!.TakeCommit(now, _options.RetainedEvents, now - _options.IdempotencyRetention);
         if (commit is null) return;
         var committing = traced ? ConversationTelemetry.Source.StartActivity("chatgrains.commit") : null;
         committing?.SetTag("chatgrains.conversation.id", Id);
@@ -383,10 +408,9 @@ public sealed partial class ConversationGrain(
             telemetry.Committed(Stopwatch.GetElapsedTime(started));
             committing?.Stop();
         }
-        foreach (var e in commit.Events)
-        {
-            _recent.Add(e);
-        }
+        // Only now, with their rows stored, may messages leave memory.
+        _state.Trim(_options.RecentMessages);
+        foreach (var e in commit.Events) _recent.Add(e);
         using var publishing = traced ? ConversationTelemetry.Source.StartActivity("chatgrains.publish", ActivityKind.Producer) : null;
         var traceParent = (reply ?? Activity.Current)?.Id;
         // The wall clock, not the injected one: hosts compare it with their own to time the delivery.
@@ -408,12 +432,12 @@ public sealed partial class ConversationGrain(
 
     /// <summary>
     /// A reply whose generator is gone ends failed, charged with what it was shown (counted from
-    /// the same history <see cref="StartNextReply"/> gave it: the path from the first prompt to the
+    /// the same history <see cref="StartNextReplyAsync"/> gave it: the path from the first prompt to the
     /// one it answers, not other branches) and what it streamed.
     /// </summary>
-    private ReplyOutcome Interrupted(string messageId, string streamed)
+    private async Task<ReplyOutcome> InterruptedAsync(string messageId, string streamed)
     {
-        var history = _state!.PathTo(_state.FindMessage(messageId)!.Message.ReplyTo!);
+        var history = await _window.PathToAsync(_state!, _state!.FindMessage(messageId)!.Message.ReplyTo!);
         return ReplyOutcome.Interrupted with { Usage = generator.CountUsage(history, streamed) };
     }
 
@@ -421,34 +445,6 @@ public sealed partial class ConversationGrain(
     {
         _active = null;
         drain.ReplyEnded();
-    }
-
-    private async Task<string> ReadStoredContentAsync(StoredMessage message, CancellationToken cancellationToken)
-    {
-        var text = new System.Text.StringBuilder();
-        var after = message.CreatedEventId;
-        while (true)
-        {
-            var page = await store.ReadEventsAsync(Id, after, MaxPage, cancellationToken);
-            if (page.Count == 0) return text.ToString();
-            foreach (var e in page)
-            {
-                if (!StoredEvent.IsWellFormed(e))
-                {
-                    // The reply ends failed with the text that can still be read.
-                    LogPoisonEvent(Id, e.Id, e.Type);
-                    _state!.StartReplayAfter(e.Id);
-                    continue;
-                }
-                if (e.Type == EventTypes.MessageDelta
-                    && System.Text.Json.JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageDeltaData) is { } d
-                    && d.MessageId == message.Message.Id)
-                {
-                    text.Append(d.Delta);
-                }
-            }
-            after = page[^1].Id;
-        }
     }
 
     private static string NewId() => Guid.NewGuid().ToString("N");

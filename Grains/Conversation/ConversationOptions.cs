@@ -17,6 +17,22 @@ public sealed class ConversationOptions
     public int RetainedEvents { get; set; } = 10_000;
 
     /// <summary>
+    /// Messages an active conversation keeps in memory: the latest this many (as many as the
+    /// default snapshot holds), plus every open reply and its prompt and the head. Older ones
+    /// are read from the store when needed.
+    /// </summary>
+    public int RecentMessages { get; set; } = Paging.DefaultLimit;
+
+    /// <summary>
+    /// How long an Idempotency-Key is remembered: a retry within it is answered as before, one
+    /// after it is a new request. Expired keys are deleted from the store.
+    /// </summary>
+    public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Idempotency keys an active conversation keeps in memory (the latest); others are looked up in the store.</summary>
+    public int HeldIdempotencyKeys { get; set; } = 256;
+
+    /// <summary>
     /// For benchmarks: published events carry the time the grain created them (UTC ticks),
     /// which API hosts pass on as an SSE comment line, so a client on the same machine can
     /// measure creation-to-receive latency. Off by default; clients ignore comment lines.

@@ -12,12 +12,20 @@ namespace ChatGrains.Conversation;
 /// the rows that the next commit must store. The grain commits <see cref="TakeCommit"/>
 /// before publishing; if that commit fails the activation is discarded, so state that was
 /// never stored is never seen.
+/// In a long conversation it holds a window of the messages, not all of them: every message
+/// created at or after <see cref="WindowStart"/>, every open reply and its prompt, the head, and
+/// whatever <see cref="MessageWindow"/> brought back from the store for the turn at hand;
+/// <see cref="Trim"/> lets the rest go once their rows are stored.
 /// </summary>
 public sealed class ConversationState
 {
-    private readonly List<StoredMessage> _messages = [];
-    private readonly Dictionary<string, int> _messageIndex = [];
+    private readonly Dictionary<string, StoredMessage> _messages = [];
+    // Event order: the created event id, then the id (ties only in hand-made data).
+    private readonly SortedSet<(long EventId, string Id)> _order = new(Comparer<(long EventId, string Id)>.Create(
+        (a, b) => a.EventId != b.EventId ? a.EventId.CompareTo(b.EventId) : string.CompareOrdinal(a.Id, b.Id)));
     private readonly Dictionary<(string UserId, string Key), IdempotencyRecord> _keys = [];
+    // The keys in the order they were stored, so the oldest leave first.
+    private readonly Queue<IdempotencyRecord> _keyOrder = [];
     // The text of each reply still streaming. Its message is an immutable record: rebuilding it
     // for every delta would copy the whole reply each time (quadratic in its length), so the
     // text grows here and a reader gets the message brought up to date (see Current).
@@ -39,7 +47,24 @@ public sealed class ConversationState
     public long LastEventId { get; private set; }
     public DateTimeOffset LastActivityAt { get; private set; }
     public long FirstStoredEventId { get; private set; } = 1;
-    public IEnumerable<StoredMessage> Messages => _messages.Select(Current);
+
+    /// <summary>Every message created at or after this event id is held (0: every message is).</summary>
+    public long WindowStart { get; private set; }
+
+    /// <summary>The created event id of the conversation's first message (0 while it has none).</summary>
+    public long FirstMessageEventId { get; private set; }
+
+    /// <summary>
+    /// False once an idempotency key still within its retention is no longer held (the load left
+    /// it out, or <see cref="AddKey"/> let it go): then a key not held may still be in the store.
+    /// </summary>
+    public bool HoldsAllRecentKeys { get; private set; } = true;
+
+    /// <summary>What this state holds in memory (an operator diagnostic).</summary>
+    public ConversationFootprint Footprint => new(_messages.Count, Tree.Count, _keys.Count);
+
+    /// <summary>The messages held, in event order.</summary>
+    public IEnumerable<StoredMessage> Messages => _order.Select(k => Current(_messages[k.Id]));
     public IEnumerable<Member> Members => People.Members;
 
     public static ConversationState New(ConversationInfo info, Caller owner)
@@ -52,20 +77,77 @@ public sealed class ConversationState
         return state;
     }
 
-    public static ConversationState Load(StoredConversation stored)
+    /// <summary>
+    /// The state as stored; <paramref name="window"/>: the number of latest messages the load
+    /// asked for (see <see cref="LoadWindow"/>), null when it loaded them all.
+    /// </summary>
+    public static ConversationState Load(StoredConversation stored, int? window = null)
     {
         var state = new ConversationState(stored.Info)
         {
             LastEventId = stored.LastEventId,
             LastActivityAt = stored.LastActivityAt,
             FirstStoredEventId = stored.FirstStoredEventId,
+            FirstMessageEventId = stored.FirstMessageEventId,
+            HoldsAllRecentKeys = stored.AllRecentKeys,
         };
         foreach (var m in stored.Members) state.People.Put(m);
-        foreach (var m in stored.Messages) state.Put(m, record: false);
+        foreach (var m in stored.Messages) state.Put(m, record: false, isNew: false);
+        // The window is the latest N; older messages held besides them are open replies, their prompts, the head.
+        if (window is { } n && stored.Messages.Count >= n) state.WindowStart = stored.Messages[^n].CreatedEventId;
         state.Tree.RestoreHead(stored.Head);
         foreach (var i in stored.Invites) state.People.PutInvite(i);
-        foreach (var k in stored.IdempotencyKeys) state._keys[(k.UserId, k.Key)] = k;
+        foreach (var k in stored.IdempotencyKeys) state.HoldKey(k);
         return state;
+    }
+
+    /// <summary>Holds a message read from the store for this turn (a final one, or one held already).</summary>
+    public void Hold(StoredMessage message)
+    {
+        if (!_messages.ContainsKey(message.Message.Id)) Put(message, record: false, isNew: false);
+    }
+
+    /// <summary>
+    /// Lets go of the messages the grain does not need: all but the latest <paramref name="keep"/>,
+    /// except open replies and their prompts, the head and anything not yet committed. Called
+    /// after a commit succeeded, so every message let go is final and its stored row current.
+    /// </summary>
+    public void Trim(int keep)
+    {
+        var excess = _order.Count - keep;
+        if (excess <= 0) return;
+        var pinned = new HashSet<string>(StringComparer.Ordinal);
+        if (Tree.Head is { } head) pinned.Add(head);
+        foreach (var reply in OpenReplies)
+        {
+            pinned.Add(reply.Message.Id);
+            if (reply.Message.ReplyTo is { } prompt) pinned.Add(prompt);
+        }
+        foreach (var (eventId, id) in _order.Take(excess).ToList())
+        {
+            if (pinned.Contains(id) || _pending.Messages.ContainsKey(id)) continue;
+            _order.Remove((eventId, id));
+            _messages.Remove(id);
+            Tree.Remove(id);
+            if (eventId >= WindowStart) WindowStart = eventId + 1;
+        }
+    }
+
+    /// <summary>
+    /// The held messages of the window created before event <paramref name="beforeEventId"/>, the
+    /// latest <paramref name="max"/> of them, in event order.
+    /// </summary>
+    public List<StoredMessage> WindowBefore(long beforeEventId, int max)
+    {
+        var page = new List<StoredMessage>();
+        if (beforeEventId <= WindowStart) return page;
+        foreach (var (_, id) in _order.GetViewBetween((WindowStart, ""), (beforeEventId - 1, char.MaxValue.ToString())).Reverse())
+        {
+            if (page.Count == max) break;
+            page.Add(Current(_messages[id]));
+        }
+        page.Reverse();
+        return page;
     }
 
     /// <summary>
@@ -128,11 +210,13 @@ public sealed class ConversationState
 
     public StoredMessage? FindMessage(string id) => Stored(id) is { } m ? Current(m) : null;
 
-    public IdempotencyRecord? FindKey(string userId, string key) => _keys.GetValueOrDefault((userId, key));
+    /// <summary>A held key stored at or after <paramref name="since"/> (older ones have expired).</summary>
+    public IdempotencyRecord? FindKey(string userId, string key, DateTimeOffset since = default) =>
+        _keys.GetValueOrDefault((userId, key)) is { } k && k.CreatedAt >= since ? k : null;
 
     /// <summary>Assistant messages not yet final, oldest first: the reply queue.</summary>
     public IEnumerable<StoredMessage> OpenReplies =>
-        _messages.Where(m => m.Message.Role == Roles.Assistant && !MessageStatus.IsFinal(m.Message.Status));
+        _order.Select(k => _messages[k.Id]).Where(m => m.Message.Role == Roles.Assistant && !MessageStatus.IsFinal(m.Message.Status));
 
     public ConversationEvent Emit<T>(string type, T data, JsonTypeInfo<T> json)
     {
@@ -195,6 +279,7 @@ public sealed class ConversationState
         var created = Emit(EventTypes.MessageCreated, new MessageCreatedData(message), ChatJson.Wire.MessageCreatedData);
         var stored = new StoredMessage(message, created.Id, 0, requestedBy);
         Put(stored, record: true);
+        if (FirstMessageEventId == 0) FirstMessageEventId = created.Id;
         return stored;
     }
 
@@ -249,10 +334,26 @@ public sealed class ConversationState
         _pending.Invites[invite.Token] = invite;
     }
 
-    public void AddKey(IdempotencyRecord record)
+    /// <summary>
+    /// Stores a new key, holding at most <paramref name="held"/> (the oldest go first, and any
+    /// stored before <paramref name="since"/>, which have expired).
+    /// </summary>
+    public void AddKey(IdempotencyRecord record, int held = int.MaxValue, DateTimeOffset since = default)
+    {
+        HoldKey(record);
+        _pending.Keys.Add(record);
+        while (_keyOrder.TryPeek(out var oldest) && (_keyOrder.Count > held || oldest.CreatedAt < since))
+        {
+            _keyOrder.Dequeue();
+            if (_keys.GetValueOrDefault((oldest.UserId, oldest.Key)) == oldest) _keys.Remove((oldest.UserId, oldest.Key));
+            if (oldest.CreatedAt >= since) HoldsAllRecentKeys = false;
+        }
+    }
+
+    private void HoldKey(IdempotencyRecord record)
     {
         _keys[(record.UserId, record.Key)] = record;
-        _pending.Keys.Add(record);
+        _keyOrder.Enqueue(record);
     }
 
     public static string HashContent(string content) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
@@ -274,7 +375,7 @@ public sealed class ConversationState
     /// Also decides retention: events older than both the retained window and the oldest
     /// open exchange may go.
     /// </summary>
-    public ConversationCommit? TakeCommit(DateTimeOffset now, int retainedEvents)
+    public ConversationCommit? TakeCommit(DateTimeOffset now, int retainedEvents, DateTimeOffset? keysExpireBefore = null)
     {
         var p = _pending;
         _pending = new Pending();
@@ -297,32 +398,34 @@ public sealed class ConversationState
         return new ConversationCommit(Info.Id, p.Created, p.Events, p.Members, p.Messages.Values.ToList(),
             p.Invites.Values.ToList(), p.Keys, LastEventId, LastActivityAt, p.Delete ? 0 : prune,
             p.Title, p.RemovedMembers, p.Delete, p.Head,
-            [.. p.Charges.Select(c => new UsageCharge(c.ReplyId, c.UserId, day, Info.Id, c.Usage))]);
+            [.. p.Charges.Select(c => new UsageCharge(c.ReplyId, c.UserId, day, Info.Id, c.Usage))],
+            // Expired keys leave the store whenever a new one is stored.
+            p.Keys.Count > 0 ? keysExpireBefore : null);
     }
 
     /// <summary>The first event of the exchange a reply belongs to: its prompt's creation.</summary>
     public long ExchangeStart(StoredMessage reply) =>
         reply.Message.ReplyTo is { } prompt && Stored(prompt) is { } p ? p.CreatedEventId : reply.CreatedEventId;
 
-    public ConversationSnapshot ToSnapshot() => new(
+    /// <summary>The snapshot with <paramref name="messages"/> (null: every message held).</summary>
+    public ConversationSnapshot ToSnapshot(IReadOnlyList<Message>? messages = null, bool hasMore = false) => new(
         Info.Id, Info.Title, Info.OwnerId, Info.CreatedAt,
-        People.Members.ToList(), Messages.Select(m => m.Message).ToList(), LastEventId, Tree.Head);
+        People.Members.ToList(), messages ?? Messages.Select(m => m.Message).ToList(), LastEventId, Tree.Head, hasMore);
 
-    private StoredMessage? Stored(string id) => _messageIndex.TryGetValue(id, out var i) ? _messages[i] : null;
+    private StoredMessage? Stored(string id) => _messages.GetValueOrDefault(id);
 
     /// <summary>A message with the text it has streamed so far.</summary>
     private StoredMessage Current(StoredMessage m) =>
         _streamingText.TryGetValue(m.Message.Id, out var text) ? m with { Message = m.Message with { Content = text.ToString() } } : m;
 
-    private void Put(StoredMessage message, bool record)
+    private void Put(StoredMessage message, bool record, bool isNew = true)
     {
-        if (_messageIndex.TryGetValue(message.Message.Id, out var i)) _messages[i] = message;
-        else
+        if (!_messages.ContainsKey(message.Message.Id))
         {
-            _messageIndex[message.Message.Id] = _messages.Count;
-            _messages.Add(message);
-            Tree.Add(message.Message);
+            _order.Add((message.CreatedEventId, message.Message.Id));
+            Tree.Add(message.Message, message.CreatedEventId, isNew);
         }
+        _messages[message.Message.Id] = message;
         if (record || _pending.Messages.ContainsKey(message.Message.Id)) _pending.Messages[message.Message.Id] = message;
     }
 

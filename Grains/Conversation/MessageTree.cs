@@ -7,28 +7,62 @@ namespace ChatGrains.Conversation;
 /// nothing); <see cref="ConversationState"/> turns what it allows into events and rows.
 /// Children are kept in creation order, so a message's position among its siblings never
 /// changes once it has one.
+/// In a long conversation the tree holds only the messages the grain holds (see
+/// <see cref="MessageWindow"/>): a path may stop at a parent that is not held, and a node knows
+/// whether it holds all its children (<see cref="SiblingPosition"/> is null when it may not).
 /// </summary>
 public sealed class MessageTree
 {
     private readonly Dictionary<string, Node> _nodes = [];
     private readonly List<string> _roots = [];
+    // Held messages whose parent is not held, by that parent: its children again if it comes back.
+    private readonly Dictionary<string, List<string>> _orphans = [];
 
     /// <summary>The head: an assistant message, or null while the conversation has none.</summary>
     public string? Head { get; private set; }
 
     public bool Contains(string messageId) => _nodes.ContainsKey(messageId);
 
+    /// <summary>How many messages the tree holds.</summary>
+    public int Count => _nodes.Count;
+
     /// <summary>
     /// Records a message under its parent. An assistant message's parent is the prompt it
     /// replies to (older callers may name it only as <see cref="Message.ReplyTo"/>).
+    /// <paramref name="order"/>: its created event id (children are kept in that order; -1 adds it
+    /// last). <paramref name="isNew"/>: created just now, so every child it will have is added after it.
     /// </summary>
-    public void Add(Message message)
+    public void Add(Message message, long order = -1, bool isNew = true)
     {
         if (_nodes.ContainsKey(message.Id)) return;
         var parent = ParentOf(message);
-        _nodes[message.Id] = new Node(message.Id, parent, message.Role);
-        if (parent is not null && _nodes.TryGetValue(parent, out var p)) p.Children.Add(message.Id);
-        else _roots.Add(message.Id);
+        var node = _nodes[message.Id] = new Node(message.Id, parent, message.Role, order < 0 ? ++_added : order) { ChildrenComplete = isNew };
+        if (parent is null) Insert(_roots, node);
+        else if (_nodes.TryGetValue(parent, out var p)) Insert(p.Children, node);
+        else if (_orphans.TryGetValue(parent, out var waiting)) waiting.Add(message.Id);
+        else _orphans[parent] = [message.Id];
+        // Brought back after its children (read from the store): they are its children again.
+        if (_orphans.Remove(message.Id, out var children))
+        {
+            foreach (var child in children.OrderBy(c => _nodes[c].Order)) node.Children.Add(child);
+        }
+    }
+
+    /// <summary>Forgets a message the grain no longer holds; its parent no longer knows all its children.</summary>
+    public void Remove(string messageId)
+    {
+        if (!_nodes.Remove(messageId, out var node)) return;
+        if (node.Children.Count > 0) _orphans[messageId] = [.. node.Children];
+        if (node.ParentId is null) _roots.Remove(messageId);
+        else if (_nodes.TryGetValue(node.ParentId, out var parent))
+        {
+            parent.Children.Remove(messageId);
+            parent.ChildrenComplete = false;
+        }
+        else if (_orphans.TryGetValue(node.ParentId, out var waiting) && waiting.Remove(messageId) && waiting.Count == 0)
+        {
+            _orphans.Remove(node.ParentId);
+        }
     }
 
     public static string? ParentOf(Message message) =>
@@ -51,11 +85,13 @@ public sealed class MessageTree
 
     /// <summary>
     /// How many replies to the same prompt came before <paramref name="messageId"/>: 0 for the
-    /// first answer, 1 for the first regenerate, and so on.
+    /// first answer, 1 for the first regenerate, and so on; null when the tree may not hold them all.
     /// </summary>
-    public int SiblingPosition(string messageId)
+    public int? SiblingPosition(string messageId)
     {
-        var siblings = Children(Parent(messageId));
+        var parent = Parent(messageId);
+        if (parent is not null && (!_nodes.TryGetValue(parent, out var p) || !p.ChildrenComplete)) return null;
+        var siblings = Children(parent);
         var position = 0;
         foreach (var id in siblings)
         {
@@ -97,8 +133,18 @@ public sealed class MessageTree
         return node.Role == Roles.Assistant ? node : throw ConversationException.BadRequest(refusal);
     }
 
-    private sealed record Node(string Id, string? ParentId, string Role)
+    private void Insert(List<string> children, Node node)
+    {
+        var at = children.Count;
+        while (at > 0 && _nodes[children[at - 1]].Order > node.Order) at--;
+        children.Insert(at, node.Id);
+    }
+
+    private long _added;
+
+    private sealed record Node(string Id, string? ParentId, string Role, long Order)
     {
         public List<string> Children { get; } = [];
+        public bool ChildrenComplete { get; set; }
     }
 }

@@ -12,8 +12,32 @@ public interface IConversationStore
     /// <summary>Creates or migrates the schema. Called once at start-up.</summary>
     Task InitializeAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>The conversation's durable state, or null if it was never created.</summary>
-    Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The conversation's durable state, or null if it was never created: every message and key,
+    /// or with a <paramref name="window"/> only what an activation holds (see <see cref="LoadWindow"/>).
+    /// </summary>
+    Task<StoredConversation?> LoadAsync(string conversationId, LoadWindow? window = null, CancellationToken cancellationToken = default);
+
+    /// <summary>One stored message, or null.</summary>
+    Task<StoredMessage?> ReadMessageAsync(string conversationId, string messageId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The latest <paramref name="max"/> messages created before event <paramref name="beforeEventId"/>,
+    /// oldest first (event order, all branches): a page of the history.
+    /// </summary>
+    Task<IReadOnlyList<StoredMessage>> ReadMessagesBeforeAsync(string conversationId, long beforeEventId, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The stored messages from the first prompt down to <paramref name="messageId"/>, both
+    /// included, following parent ids (a recursive query); empty when it is not stored.
+    /// </summary>
+    Task<IReadOnlyList<StoredMessage>> ReadPathAsync(string conversationId, string messageId, CancellationToken cancellationToken = default);
+
+    /// <summary>The stored messages that follow <paramref name="parentId"/>, oldest first.</summary>
+    Task<IReadOnlyList<StoredMessage>> ReadChildrenAsync(string conversationId, string parentId, CancellationToken cancellationToken = default);
+
+    /// <summary>The user's idempotency key in this conversation if it was stored at or after <paramref name="since"/>.</summary>
+    Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Stores one atomic change. Throws if any event id already exists (the caller must
@@ -72,8 +96,18 @@ public sealed record Invite(
     string Token, string CreatedBy, DateTimeOffset CreatedAt,
     DateTimeOffset? ExpiresAt = null, int? MaxUses = null, int Uses = 0, bool Revoked = false);
 
-/// <summary>An idempotency key (scoped to the user and the conversation) and its exchange.</summary>
-public sealed record IdempotencyRecord(string UserId, string Key, string ContentHash, PostReceiptIds Exchange);
+/// <summary>
+/// An idempotency key (scoped to the user and the conversation), its exchange and when it was
+/// first used (keys older than the retention are deleted, see <see cref="ConversationCommit.PruneKeysBefore"/>).
+/// </summary>
+public sealed record IdempotencyRecord(string UserId, string Key, string ContentHash, PostReceiptIds Exchange, DateTimeOffset CreatedAt = default);
+
+/// <summary>
+/// What an activation loads: the latest <see cref="RecentMessages"/> messages, and whatever
+/// older ones it must hold (every queued or streaming reply and the prompt it answers, the head);
+/// the latest <see cref="RecentKeys"/> idempotency keys stored since <see cref="KeysSince"/>.
+/// </summary>
+public sealed record LoadWindow(int RecentMessages, int RecentKeys, DateTimeOffset KeysSince);
 
 /// <summary>The message ids and the prompt's event id of an exchange.</summary>
 public sealed record PostReceiptIds(string UserMessageId, string AssistantMessageId, long EventId);
@@ -89,7 +123,11 @@ public sealed record StoredConversation(
     /// <summary>The oldest event id still stored (LastEventId + 1 when none is).</summary>
     long FirstStoredEventId,
     /// <summary>The shared head (an assistant message id), or null.</summary>
-    string? Head = null);
+    string? Head = null,
+    /// <summary>The created event id of the conversation's first message (0 when it has none).</summary>
+    long FirstMessageEventId = 0,
+    /// <summary>False when the load window left out idempotency keys stored since its KeysSince.</summary>
+    bool AllRecentKeys = true);
 
 /// <summary>
 /// One atomic change to a conversation. <see cref="Created"/> is set only by the commit that
@@ -100,7 +138,8 @@ public sealed record StoredConversation(
 /// deleted (retention). <see cref="Title"/> is set when the conversation was renamed;
 /// <see cref="RemovedMembers"/> are user ids whose member rows go. <see cref="Delete"/> ends the
 /// conversation: after the commit's other rows, every row of it is deleted, in the same transaction.
-/// <see cref="Head"/> is set when the shared head moved.
+/// <see cref="Head"/> is set when the shared head moved. Idempotency keys stored before
+/// <see cref="PruneKeysBefore"/> are deleted, before this commit's keys are stored.
 /// </summary>
 public sealed record ConversationCommit(
     string ConversationId,
@@ -117,7 +156,8 @@ public sealed record ConversationCommit(
     IReadOnlyList<string>? RemovedMembers = null,
     bool Delete = false,
     string? Head = null,
-    IReadOnlyList<UsageCharge>? Charges = null)
+    IReadOnlyList<UsageCharge>? Charges = null,
+    DateTimeOffset? PruneKeysBefore = null)
 {
     public IReadOnlyList<string> RemovedMemberIds => RemovedMembers ?? [];
 

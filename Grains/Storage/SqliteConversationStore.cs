@@ -55,7 +55,15 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         return pending.Done.Task;
     }
 
-    public async Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default)
+    // A message row in StoredConversationReader's layout.
+    private const string MessageColumns = """
+        m.id, m.role, m.author_id, m.author_name, m.content, m.status, m.reply_to, m.created_at, m.error,
+        m.created_event_id, m.completed_event_id, m.prompt_tokens, m.completion_tokens, m.parent_id, m.requested_by
+        """;
+
+    private const string KeyColumns = "user_id, key, content_hash, user_message_id, assistant_message_id, event_id, created_at";
+
+    public async Task<StoredConversation?> LoadAsync(string conversationId, LoadWindow? window = null, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenReaderAsync(cancellationToken);
         // One deferred (read) transaction, so every result set comes from the same snapshot
@@ -63,22 +71,92 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
         using var transaction = connection.BeginTransaction(deferred: true);
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
+        // The window: messages from the $n-th latest on, every open reply and its prompt, the head.
+        command.CommandText = $"""
             SELECT title, owner_id, created_at, last_event_id, last_activity_at,
-                   (SELECT min(id) FROM events WHERE conversation_id = $c), head_message_id
+                   (SELECT min(id) FROM events WHERE conversation_id = $c), head_message_id,
+                   (SELECT min(created_event_id) FROM messages WHERE conversation_id = $c)
               FROM conversations WHERE id = $c;
             SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $c ORDER BY rowid;
-            SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-                   created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id, requested_by
-              FROM messages WHERE conversation_id = $c ORDER BY created_event_id, rowid;
+            SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $c
+               AND ($n IS NULL OR m.created_event_id >= coalesce((
+                    SELECT r.created_event_id FROM messages r WHERE r.conversation_id = $c
+                     ORDER BY r.created_event_id DESC LIMIT 1 OFFSET coalesce($n, 1) - 1), 0))
+            UNION
+            SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $c AND m.status IN ('queued', 'streaming')
+            UNION
+            SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $c AND m.id IN (
+                SELECT o.reply_to FROM messages o WHERE o.conversation_id = $c AND o.status IN ('queued', 'streaming')
+                UNION SELECT head_message_id FROM conversations WHERE id = $c)
+             ORDER BY created_event_id, id;
             SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $c ORDER BY rowid;
-            SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
-              FROM idempotency_keys WHERE conversation_id = $c ORDER BY rowid;
+            SELECT {KeyColumns} FROM idempotency_keys
+             WHERE conversation_id = $c AND ($since IS NULL OR created_at >= $since)
+             ORDER BY created_at DESC, rowid DESC LIMIT coalesce($k, -1);
             """;
         command.Parameters.AddWithValue("$c", conversationId);
+        command.Parameters.AddWithValue("$n", (object?)window?.RecentMessages ?? DBNull.Value);
+        command.Parameters.AddWithValue("$since", window is null ? DBNull.Value : ToText(window.KeysSince));
+        command.Parameters.AddWithValue("$k", (object?)(window?.RecentKeys + 1) ?? DBNull.Value);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await StoredConversationReader.ReadAsync(reader, conversationId, static (r, i) => FromText(r.GetString(i)), cancellationToken);
+        return await StoredConversationReader.ReadAsync(reader, conversationId, Time, window?.RecentKeys, cancellationToken);
     }
+
+    public async Task<StoredMessage?> ReadMessageAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        (await ReadMessagesAsync($"SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $c AND m.id = $id",
+            [("$c", conversationId), ("$id", messageId)], cancellationToken)).SingleOrDefault();
+
+    public Task<IReadOnlyList<StoredMessage>> ReadMessagesBeforeAsync(string conversationId, long beforeEventId, int max, CancellationToken cancellationToken = default) =>
+        ReadMessagesAsync($"""
+            SELECT * FROM (SELECT {MessageColumns} FROM messages m
+                            WHERE m.conversation_id = $c AND m.created_event_id < $before
+                            ORDER BY m.created_event_id DESC, m.rowid DESC LIMIT $max)
+             ORDER BY created_event_id, id
+            """, [("$c", conversationId), ("$before", beforeEventId), ("$max", max)], cancellationToken);
+
+    public Task<IReadOnlyList<StoredMessage>> ReadPathAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        ReadMessagesAsync($"""
+            WITH RECURSIVE path (id, parent_id, depth) AS (
+                SELECT id, parent_id, 0 FROM messages WHERE conversation_id = $c AND id = $id
+                UNION ALL
+                SELECT p.id, p.parent_id, path.depth + 1 FROM path JOIN messages p ON p.conversation_id = $c AND p.id = path.parent_id)
+            SELECT {MessageColumns} FROM path JOIN messages m ON m.conversation_id = $c AND m.id = path.id
+             ORDER BY path.depth DESC
+            """, [("$c", conversationId), ("$id", messageId)], cancellationToken);
+
+    public Task<IReadOnlyList<StoredMessage>> ReadChildrenAsync(string conversationId, string parentId, CancellationToken cancellationToken = default) =>
+        ReadMessagesAsync($"""
+            SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $c AND m.parent_id = $p
+             ORDER BY m.created_event_id, m.rowid
+            """, [("$c", conversationId), ("$p", parentId)], cancellationToken);
+
+    public async Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {KeyColumns} FROM idempotency_keys
+             WHERE conversation_id = $c AND user_id = $u AND key = $k AND created_at >= $since
+            """;
+        command.Parameters.AddWithValue("$c", conversationId);
+        command.Parameters.AddWithValue("$u", userId);
+        command.Parameters.AddWithValue("$k", key);
+        command.Parameters.AddWithValue("$since", ToText(since));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? StoredConversationReader.Key(reader, Time) : null;
+    }
+
+    private async Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenReaderAsync(cancellationToken);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await StoredConversationReader.ReadMessagesAsync(reader, Time, cancellationToken);
+    }
+
+    private static DateTimeOffset Time(System.Data.Common.DbDataReader reader, int ordinal) => FromText(reader.GetString(ordinal));
 
     public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default)
     {
@@ -234,10 +312,12 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             s.UpsertInvite.Execute(id, i.Token, i.CreatedBy, ToText(i.CreatedAt),
                 i.ExpiresAt is { } expires ? ToText(expires) : null, i.MaxUses, i.Uses, i.Revoked ? 1 : 0);
         }
+        // Expired keys go before new ones are stored: a key used again after its retention is new.
+        if (commit.PruneKeysBefore is { } keysBefore) s.PruneKeys.Execute(id, ToText(keysBefore));
         foreach (var k in commit.IdempotencyKeys)
         {
             s.InsertKey.Execute(id, k.UserId, k.Key, k.ContentHash,
-                k.Exchange.UserMessageId, k.Exchange.AssistantMessageId, k.Exchange.EventId);
+                k.Exchange.UserMessageId, k.Exchange.AssistantMessageId, k.Exchange.EventId, ToText(k.CreatedAt));
         }
         if (commit.PruneEventsBefore > 0) s.PruneEvents.Execute(id, commit.PruneEventsBefore);
         if (commit.Delete) s.DeleteConversation.Execute(id);
@@ -305,9 +385,11 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """);
         public Statement InsertKey { get; } = new(connection, """
             INSERT INTO idempotency_keys (conversation_id, user_id, key, content_hash, user_message_id,
-                                          assistant_message_id, event_id)
-            VALUES ($c, $user, $key, $hash, $user_message, $assistant_message, $event)
+                                          assistant_message_id, event_id, created_at)
+            VALUES ($c, $user, $key, $hash, $user_message, $assistant_message, $event, $created)
             """);
+        public Statement PruneKeys { get; } = new(connection,
+            "DELETE FROM idempotency_keys WHERE conversation_id = $c AND created_at < $before");
         public Statement PruneEvents { get; } = new(connection,
             "DELETE FROM events WHERE conversation_id = $c AND id < $before");
         // Every table that holds a row of a conversation.
@@ -321,7 +403,7 @@ public sealed partial class SqliteConversationStore(SqliteStoreOptions options) 
             """);
 
         private IEnumerable<Statement> All =>
-            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, InsertCharge, SetHead, UpsertInvite, InsertKey, PruneEvents, DeleteConversation];
+            [InsertConversation, UpdateConversation, InsertEvent, InsertMember, DeleteMember, UpsertMessage, InsertCharge, SetHead, UpsertInvite, PruneKeys, InsertKey, PruneEvents, DeleteConversation];
 
         public void Enlist(SqliteTransaction transaction)
         {

@@ -175,6 +175,18 @@ internal static class SqliteSchema
         ) STRICT, WITHOUT ROWID;
         CREATE INDEX usage_charges_by_day ON usage_charges (user_id, day, prompt_tokens, completion_tokens);
         """,
+
+        // 7: long conversations. An activation loads only a window of messages and reads the rest
+        // when needed: its open replies (a partial index), a message's children (regenerate's
+        // sibling position), and idempotency keys by age, since they are kept for a retention
+        // period (created_at; keys stored before this migration count from the migration).
+        """
+        ALTER TABLE idempotency_keys ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+        UPDATE idempotency_keys SET created_at = strftime('%Y-%m-%dT%H:%M:%f', 'now') || '0000Z';
+        CREATE INDEX idempotency_keys_by_age ON idempotency_keys (conversation_id, created_at);
+        CREATE INDEX messages_open ON messages (conversation_id) WHERE status IN ('queued', 'streaming');
+        CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, created_event_id);
+        """,
     ];
 
     /// <summary>Sets the connection up for one writer and many readers, then migrates.</summary>

@@ -13,8 +13,23 @@ public sealed class WireSafeStore(IConversationStore inner, ILogger<WireSafeStor
 {
     public Task InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
 
-    public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) =>
-        Guard(() => inner.LoadAsync(conversationId, cancellationToken), nameof(LoadAsync));
+    public Task<StoredConversation?> LoadAsync(string conversationId, LoadWindow? window = null, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.LoadAsync(conversationId, window, cancellationToken), nameof(LoadAsync));
+
+    public Task<StoredMessage?> ReadMessageAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadMessageAsync(conversationId, messageId, cancellationToken), nameof(ReadMessageAsync));
+
+    public Task<IReadOnlyList<StoredMessage>> ReadMessagesBeforeAsync(string conversationId, long beforeEventId, int max, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadMessagesBeforeAsync(conversationId, beforeEventId, max, cancellationToken), nameof(ReadMessagesBeforeAsync));
+
+    public Task<IReadOnlyList<StoredMessage>> ReadPathAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadPathAsync(conversationId, messageId, cancellationToken), nameof(ReadPathAsync));
+
+    public Task<IReadOnlyList<StoredMessage>> ReadChildrenAsync(string conversationId, string parentId, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadChildrenAsync(conversationId, parentId, cancellationToken), nameof(ReadChildrenAsync));
+
+    public Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        Guard(() => inner.ReadKeyAsync(conversationId, userId, key, since, cancellationToken), nameof(ReadKeyAsync));
 
     public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default) =>
         Guard(async () =>

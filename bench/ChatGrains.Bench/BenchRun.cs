@@ -26,7 +26,7 @@ public static class BenchRun
         var clock = Stopwatch.StartNew();
         if (!s.NoBuild) Build(root);
 
-        var results = new BenchResults(Machine.Describe(), s.Quick, DateTime.UtcNow, TimeSpan.Zero, [], [], [], [], [], []);
+        var results = new BenchResults(Machine.Describe(), s.Quick, DateTime.UtcNow, TimeSpan.Zero, [], [], [], [], [], [], []);
         Log($"{results.Machine}; server logs in {logs}");
         using var client = new LoadClient();
         var tokens = s.TokensPerSecond.ToString(CultureInfo.InvariantCulture);
@@ -108,6 +108,25 @@ public static class BenchRun
             {
                 results.Errors.Add($"Orleans floor: {ex.GetType().Name}: {ex.Message}");
                 Log($"Orleans floor FAILED: {ex}");
+            }
+        }
+
+        if (s.Runs("long"))
+        {
+            // The grain's memory and snapshot time for a long conversation, before paging (by configuration) and after.
+            try
+            {
+                foreach (var l in await LongConversationScenario.RunAsync(logs, s.LongMessages, s.LongConversations, s.LongSnapshots))
+                {
+                    results.LongConversations!.Add(l);
+                    Log($"long conversations {l.Configuration}: {l.Conversations}×{l.Messages:N0} messages, {l.HeldMessages:N0} held each, " +
+                        $"GC heap {l.HeapPerConversationMb:F2} MB per conversation, snapshot p50 {l.Snapshot.P50:F2} ms, p99 {l.Snapshot.P99:F2} ms, {l.SnapshotKb:N0} KB");
+                }
+            }
+            catch (Exception ex)
+            {
+                results.Errors.Add($"long conversations: {ex.GetType().Name}: {ex.Message}");
+                Log($"long conversations FAILED: {ex}");
             }
         }
 

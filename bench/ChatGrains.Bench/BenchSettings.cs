@@ -34,6 +34,11 @@ public sealed record BenchSettings
     public int StormPerConversation { get; init; } = 100;
     public TimeSpan StormOutage { get; init; } = TimeSpan.FromSeconds(1);
 
+    // Long conversations: C conversations of M messages, S snapshots, before and after paging
+    public int LongMessages { get; init; } = 10_000;
+    public int LongConversations { get; init; } = 10;
+    public int LongSnapshots { get; init; } = 200;
+
     /// <summary>The grain publishes a reply's tokens as one delta per this interval (Conversation:DeltaInterval's default).</summary>
     public TimeSpan DeltaInterval { get; init; } = TimeSpan.FromMilliseconds(50);
 
@@ -56,7 +61,7 @@ public sealed record BenchSettings
                 "--replies" when i + 1 < args.Length => settings with { Replies = int.Parse(args[++i]) },
                 "--window" when i + 1 < args.Length => settings with { Window = TimeSpan.FromSeconds(double.Parse(args[++i])) },
                 "--warmup" when i + 1 < args.Length => settings with { Warmup = TimeSpan.FromSeconds(double.Parse(args[++i])) },
-                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm] [--density N] [--sweep W1,W2,..] [--replies C] [--synchronous Full|Normal] [--warmup SECONDS] [--window SECONDS]"),
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm,long] [--density N] [--sweep W1,W2,..] [--replies C] [--synchronous Full|Normal] [--warmup SECONDS] [--window SECONDS]"),
             };
         }
         return settings;
@@ -76,5 +81,8 @@ public sealed record BenchSettings
         StormConversations = 4,
         StormPerConversation = 50,
         StormOutage = TimeSpan.FromMilliseconds(500),
+        LongMessages = 1_000,
+        LongConversations = 2,
+        LongSnapshots = 40,
     };
 }

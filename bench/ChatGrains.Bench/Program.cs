@@ -7,5 +7,6 @@ using ChatGrains.Bench.Floor;
 if (args.Contains("baseline-server")) return await BaselineServer.RunAsync(args);
 if (args.Contains("stream-floor")) return await StreamFloor.RunAsync(args);
 if (args.Contains("store-commits")) return await StoreCommits.RunAsync(args);
+if (args.Contains("long-conversation")) return await ChatGrains.Bench.Probes.LongConversationProbe.RunAsync(args);
 if (args is ["--render", var directory]) return await BenchRun.RenderAsync(directory);
 return await BenchRun.RunAsync(BenchSettings.Parse(args), args);

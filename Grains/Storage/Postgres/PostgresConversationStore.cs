@@ -1,6 +1,7 @@
 using System.Data;
 using System.Threading.Channels;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace ChatGrains.Storage;
 
@@ -27,24 +28,44 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         Channel.CreateUnbounded<PendingCommit>(new UnboundedChannelOptions { SingleReader = true }))];
     private Task[]? _writeLoops;
 
-    // LoadAsync's result sets, in the order it reads them; $1 is the conversation id.
+    // A message row in StoredConversationReader's layout.
+    private const string MessageColumns = """
+        m.id, m.role, m.author_id, m.author_name, m.content, m.status, m.reply_to, m.created_at, m.error,
+        m.created_event_id, m.completed_event_id, m.prompt_tokens, m.completion_tokens, m.parent_id, m.requested_by
+        """;
+
+    private const string KeyColumns = "user_id, key, content_hash, user_message_id, assistant_message_id, event_id, created_at";
+
+    // LoadAsync's result sets, in the order it reads them; $1 is the conversation id. The window
+    // ($2 messages, null for all): messages from the $2-th latest on, every open reply and its
+    // prompt, the head. Keys: the latest $3 stored since $4 (nulls: all).
     private static readonly string[] LoadQueries =
     [
         """
         SELECT title, owner_id, created_at, last_event_id, last_activity_at,
-               (SELECT min(id) FROM events WHERE conversation_id = $1), head_message_id
+               (SELECT min(id) FROM events WHERE conversation_id = $1), head_message_id,
+               (SELECT min(created_event_id) FROM messages WHERE conversation_id = $1)
           FROM conversations WHERE id = $1
         """,
         "SELECT user_id, name, role, joined_event_id FROM members WHERE conversation_id = $1 ORDER BY seq",
-        """
-        SELECT id, role, author_id, author_name, content, status, reply_to, created_at, error,
-               created_event_id, completed_event_id, prompt_tokens, completion_tokens, parent_id, requested_by
-          FROM messages WHERE conversation_id = $1 ORDER BY created_event_id, seq
+        $"""
+        SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $1
+           AND ($2::integer IS NULL OR m.created_event_id >= coalesce((
+                SELECT r.created_event_id FROM messages r WHERE r.conversation_id = $1
+                 ORDER BY r.created_event_id DESC LIMIT 1 OFFSET coalesce($2::integer, 1) - 1), 0))
+        UNION
+        SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $1 AND m.status IN ('queued', 'streaming')
+        UNION
+        SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $1 AND m.id IN (
+            SELECT o.reply_to FROM messages o WHERE o.conversation_id = $1 AND o.status IN ('queued', 'streaming')
+            UNION SELECT head_message_id FROM conversations WHERE id = $1)
+         ORDER BY created_event_id, id
         """,
         "SELECT token, created_by, created_at, expires_at, max_uses, uses, revoked FROM invites WHERE conversation_id = $1 ORDER BY seq",
-        """
-        SELECT user_id, key, content_hash, user_message_id, assistant_message_id, event_id
-          FROM idempotency_keys WHERE conversation_id = $1 ORDER BY seq
+        $"""
+        SELECT {KeyColumns} FROM idempotency_keys
+         WHERE conversation_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz)
+         ORDER BY created_at DESC, seq DESC LIMIT $3::integer
         """,
     ];
 
@@ -71,8 +92,60 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         return pending.Done.Task;
     }
 
-    public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) =>
-        ClearingBrokenPool(() => LoadRowsAsync(conversationId, cancellationToken));
+    public Task<StoredConversation?> LoadAsync(string conversationId, LoadWindow? window = null, CancellationToken cancellationToken = default) =>
+        ClearingBrokenPool(() => LoadRowsAsync(conversationId, window, cancellationToken));
+
+    public async Task<StoredMessage?> ReadMessageAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        (await ReadMessagesAsync($"SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $1 AND m.id = $2",
+            [conversationId, messageId], cancellationToken)).SingleOrDefault();
+
+    public Task<IReadOnlyList<StoredMessage>> ReadMessagesBeforeAsync(string conversationId, long beforeEventId, int max, CancellationToken cancellationToken = default) =>
+        ReadMessagesAsync($"""
+            SELECT * FROM (SELECT {MessageColumns} FROM messages m
+                            WHERE m.conversation_id = $1 AND m.created_event_id < $2
+                            ORDER BY m.created_event_id DESC, m.seq DESC LIMIT $3) page
+             ORDER BY created_event_id, id
+            """, [conversationId, beforeEventId, max], cancellationToken);
+
+    public Task<IReadOnlyList<StoredMessage>> ReadPathAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        ReadMessagesAsync($"""
+            WITH RECURSIVE path (id, parent_id, depth) AS (
+                SELECT id, parent_id, 0 FROM messages WHERE conversation_id = $1 AND id = $2
+                UNION ALL
+                SELECT p.id, p.parent_id, path.depth + 1 FROM path JOIN messages p ON p.conversation_id = $1 AND p.id = path.parent_id)
+            SELECT {MessageColumns} FROM path JOIN messages m ON m.conversation_id = $1 AND m.id = path.id
+             ORDER BY path.depth DESC
+            """, [conversationId, messageId], cancellationToken);
+
+    public Task<IReadOnlyList<StoredMessage>> ReadChildrenAsync(string conversationId, string parentId, CancellationToken cancellationToken = default) =>
+        ReadMessagesAsync($"""
+            SELECT {MessageColumns} FROM messages m WHERE m.conversation_id = $1 AND m.parent_id = $2
+             ORDER BY m.created_event_id, m.seq
+            """, [conversationId, parentId], cancellationToken);
+
+    public Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        ClearingBrokenPool(async () =>
+        {
+            await using var command = _dataSource.CreateCommand($"""
+                SELECT {KeyColumns} FROM idempotency_keys
+                 WHERE conversation_id = $1 AND user_id = $2 AND key = $3 AND created_at >= $4
+                """);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+            command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = since.UtcDateTime });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await reader.ReadAsync(cancellationToken) ? StoredConversationReader.Key(reader, Time) : null;
+        });
+
+    private Task<IReadOnlyList<StoredMessage>> ReadMessagesAsync(string sql, object[] parameters, CancellationToken cancellationToken) =>
+        ClearingBrokenPool<IReadOnlyList<StoredMessage>>(async () =>
+        {
+            await using var command = _dataSource.CreateCommand(sql);
+            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await StoredConversationReader.ReadMessagesAsync(reader, Time, cancellationToken);
+        });
 
     public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) =>
         max <= 0 ? Task.FromResult<IReadOnlyList<ConversationEvent>>([]) : ClearingBrokenPool(() => ReadEventRowsAsync(conversationId, afterId, max, cancellationToken));
@@ -80,7 +153,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
     public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) =>
         ClearingBrokenPool(() => ListAsync(userId, cancellationToken));
 
-    private async Task<StoredConversation?> LoadRowsAsync(string conversationId, CancellationToken cancellationToken)
+    private async Task<StoredConversation?> LoadRowsAsync(string conversationId, LoadWindow? window, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         // Repeatable read: every result set comes from the same snapshot, so the rows agree
@@ -89,8 +162,11 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         await using var batch = new NpgsqlBatch(connection, transaction);
         foreach (var sql in LoadQueries)
             batch.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter<string> { TypedValue = conversationId } } });
+        batch.BatchCommands[2].Parameters.Add(Nullable(window?.RecentMessages, NpgsqlDbType.Integer));
+        batch.BatchCommands[4].Parameters.Add(Nullable(window?.KeysSince.UtcDateTime, NpgsqlDbType.TimestampTz));
+        batch.BatchCommands[4].Parameters.Add(Nullable(window?.RecentKeys + 1, NpgsqlDbType.Integer));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return await StoredConversationReader.ReadAsync(reader, conversationId, Time, cancellationToken);
+        return await StoredConversationReader.ReadAsync(reader, conversationId, Time, window?.RecentKeys, cancellationToken);
     }
 
     private async Task<IReadOnlyList<ConversationEvent>> ReadEventRowsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken)
@@ -250,6 +326,8 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         return builder.ConnectionString;
     }
 
+    private static NpgsqlParameter Nullable(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
+
     private static DateTimeOffset Time(System.Data.Common.DbDataReader reader, int ordinal) => reader.GetFieldValue<DateTimeOffset>(ordinal);
 
     private sealed record PendingCommit(ConversationCommit Commit, TaskCompletionSource Done);
@@ -275,6 +353,7 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
         private readonly Dictionary<(string, string), int> _inviteIndex = [];
         private readonly HashSet<string> _deleted = new(StringComparer.Ordinal);
         private readonly List<(string Conversation, IdempotencyRecord Key)> _keys = [];
+        private readonly Dictionary<string, DateTimeOffset> _keyPrunes = new(StringComparer.Ordinal);
         private readonly List<UsageCharge> _charges = [];
 
         /// <summary>The conversations that must already exist (none of this batch's commits creates them).</summary>
@@ -344,6 +423,8 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                 }
             }
             foreach (var k in commit.IdempotencyKeys) _keys.Add((id, k));
+            if (commit.PruneKeysBefore is { } keysBefore)
+                _keyPrunes[id] = _keyPrunes.TryGetValue(id, out var earlier) && earlier > keysBefore ? earlier : keysBefore;
             _charges.AddRange(commit.UsageCharges);
             if (commit.PruneEventsBefore > 0)
                 _prunes[id] = Math.Max(commit.PruneEventsBefore, _prunes.GetValueOrDefault(id));
@@ -490,19 +571,32 @@ public sealed class PostgresConversationStore(PostgresStoreOptions options) : IC
                     Column(_invites, i => i.Invite.Uses), Column(_invites, i => i.Invite.Revoked));
             }
 
+            // Expired keys go before new ones are stored: a key used again after its retention is new.
+            if (_keyPrunes.Count > 0)
+            {
+                var prunes = _keyPrunes.ToList();
+                Add(batch, """
+                    DELETE FROM idempotency_keys k USING unnest($1::text[], $2::timestamptz[]) AS p(conversation_id, before)
+                     WHERE k.conversation_id = p.conversation_id AND k.created_at < p.before
+                    """,
+                    Column(prunes, p => p.Key), Column(prunes, p => Utc(p.Value)));
+            }
+
             if (_keys.Count > 0)
             {
                 Add(batch, """
                     INSERT INTO idempotency_keys (conversation_id, user_id, key, content_hash, user_message_id,
-                                                  assistant_message_id, event_id)
-                    SELECT c, u, k, h, um, am, e
-                      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
-                           WITH ORDINALITY AS k(c, u, k, h, um, am, e, ord)
+                                                  assistant_message_id, event_id, created_at)
+                    SELECT c, u, k, h, um, am, e, ca
+                      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                                  $8::timestamptz[])
+                           WITH ORDINALITY AS k(c, u, k, h, um, am, e, ca, ord)
                      ORDER BY ord
                     """,
                     Column(_keys, k => k.Conversation), Column(_keys, k => k.Key.UserId), Column(_keys, k => k.Key.Key),
                     Column(_keys, k => k.Key.ContentHash), Column(_keys, k => k.Key.Exchange.UserMessageId),
-                    Column(_keys, k => k.Key.Exchange.AssistantMessageId), Column(_keys, k => k.Key.Exchange.EventId));
+                    Column(_keys, k => k.Key.Exchange.AssistantMessageId), Column(_keys, k => k.Key.Exchange.EventId),
+                    Column(_keys, k => Utc(k.Key.CreatedAt)));
             }
 
             // Last: a deleted conversation's rows go, whatever this batch wrote for it.

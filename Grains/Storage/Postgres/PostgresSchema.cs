@@ -184,6 +184,16 @@ internal static class PostgresSchema
         );
         CREATE INDEX usage_charges_by_day ON usage_charges (user_id, day) INCLUDE (prompt_tokens, completion_tokens);
         """,
+
+        // 7: long conversations, as SQLite's migration 7: open replies, a message's children and
+        // idempotency keys by age (keys stored before this migration count from the migration).
+        """
+        ALTER TABLE idempotency_keys ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
+        ALTER TABLE idempotency_keys ALTER COLUMN created_at DROP DEFAULT;
+        CREATE INDEX idempotency_keys_by_age ON idempotency_keys (conversation_id, created_at);
+        CREATE INDEX messages_open ON messages (conversation_id) WHERE status IN ('queued', 'streaming');
+        CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, created_event_id);
+        """,
     ];
 
     /// <summary>Applies the migrations this database lacks, all in one transaction.</summary>

@@ -33,6 +33,7 @@ public static class MarkdownReport
         Floors(md, r);
         Ratios(md, r);
         Storms(md, r);
+        LongConversations(md, r);
         foreach (var chart in charts) md.AppendLine(CultureInfo.InvariantCulture, $"![{Path.GetFileNameWithoutExtension(chart)}]({Path.GetFileName(chart)})").AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"**Lost, doubled or reordered events: {r.TotalViolations}.**");
         foreach (var v in r.ViolationSamples.Take(20)) md.AppendLine(CultureInfo.InvariantCulture, $"- {v}");
@@ -118,6 +119,22 @@ public static class MarkdownReport
         foreach (var f in floors)
         {
             md.AppendLine(I($"| {f.Streams:N0} | {f.IntervalMs:0} ms | {f.EventsPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Other:F0} % | {f.Violations} |"));
+        }
+        md.AppendLine();
+    }
+
+    private static void LongConversations(StringBuilder md, BenchResults r)
+    {
+        if (r.LongConversations is not { Count: > 0 } rows) return;
+        md.AppendLine("## Long conversations: a grain's memory and its snapshot");
+        md.AppendLine();
+        md.AppendLine("One silo, conversations of one thread stored in SQLite; the GC heap after a full collection before and after activating them, per conversation, and the snapshot's time (the grain call and its JSON) over many calls. *Before* is configured as the code before paging was: every message held and in the snapshot.");
+        md.AppendLine();
+        md.AppendLine("| configuration | messages | held per conversation | GC heap per conversation | snapshot p50 | p99 | snapshot size |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var l in rows)
+        {
+            md.AppendLine(I($"| {l.Configuration} | {l.Conversations} × {l.Messages:N0} | {l.HeldMessages:N0} | {l.HeapPerConversationMb:F2} MB | {l.Snapshot.P50:F2} ms | {l.Snapshot.P99:F2} ms | {l.SnapshotKb:N0} KB |"));
         }
         md.AppendLine();
     }

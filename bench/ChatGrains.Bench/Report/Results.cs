@@ -39,7 +39,7 @@ public sealed record ResumeStormResult(
 public sealed record BenchResults(
     Machine Machine, bool Quick, DateTime StartedUtc, TimeSpan Duration,
     List<DensityResult> Density, List<FanOutResult> FanOut, List<ResumeStormResult> ResumeStorms, List<StreamFloorResult> Floors,
-    List<string> Errors, List<string> ViolationSamples)
+    List<string> Errors, List<string> ViolationSamples, List<Probes.LongConversationResult>? LongConversations = null)
 {
     public long TotalViolations => Density.Sum(d => d.Violations) + FanOut.Sum(f => f.Violations) + ResumeStorms.Sum(r => r.Violations)
         + Floors.Sum(f => f.Violations);

@@ -254,6 +254,7 @@ public sealed class ApiDescriptionTests(DescribedServerFixture described, TightL
             (413, _, _) when TakesBody(method, path) => As(w => w.Ada.Http, Here, _ => JsonSerializer.Serialize(new { pad = new string('x', 300_000) })),
             (400, "POST", "/api/auth/guest") => As(w => w.Anonymous, Here, _ => "nope"),
             (400, _, "/api/conversations/{id}/messages/{messageId}/regenerate") => As(w => w.Ada.Http, w => Fill(path, w, w.Prompt), _ => null),
+            (400, "GET", "/api/conversations/{id}") or (400, "GET", "/api/conversations/{id}/messages") => As(w => w.Ada.Http, w => Here(w) + "?limit=0", _ => null),
             (400, _, "/api/conversations/{id}/events") or (400, _, "/api/me/events") => As(w => w.Ada.Http, Here, _ => null, ("Last-Event-ID", "x1")),
             (400, _, _) when TakesBody(method, path) => As(w => w.Ada.Http, Here, _ => "nope"),
             (403, "DELETE", "/api/conversations/{id}") => As(w => w.Bob.Http, Here, _ => null),

@@ -179,6 +179,7 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
         ("DELETE", "/api/conversations/x/members/u", null),
         ("POST", "/api/conversations/x/members", "{\"inviteToken\": \"t\"}"),
         ("POST", "/api/conversations/x/messages", "{\"content\": \"hi\"}"),
+        ("GET", "/api/conversations/x/messages", null),
         ("POST", "/api/conversations/x/messages/m/cancel", null),
         ("POST", "/api/conversations/x/messages/m/regenerate", null),
         ("POST", "/api/conversations/x/head", "{\"messageId\": \"m\"}"),
@@ -245,7 +246,7 @@ public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServ
     {
         using var ada = await _server.SignInAsync("Ada");
         await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Get, "/api/no-such-route", accept)), 404, "unknown route");
-        await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Get, "/api/conversations/x/messages", accept)), 405, "GET on a POST route");
+        await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Get, "/api/conversations/x/messages/m/cancel", accept)), 405, "GET on a POST route");
         await Problems.AssertAsync(await ada.Http.SendAsync(Problems.Request(HttpMethod.Delete, "/api/conversations", accept)), 405, "DELETE");
     }
 
@@ -445,7 +446,12 @@ public sealed class StoreDownFixture : ApiServerFixture
     private sealed class DownStore : IConversationStore
     {
         public Task InitializeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
-        public Task<StoredConversation?> LoadAsync(string conversationId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<StoredConversation?> LoadAsync(string conversationId, LoadWindow? window = null, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<StoredMessage?> ReadMessageAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<StoredMessage>> ReadMessagesBeforeAsync(string conversationId, long beforeEventId, int max, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<StoredMessage>> ReadPathAsync(string conversationId, string messageId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IReadOnlyList<StoredMessage>> ReadChildrenAsync(string conversationId, string parentId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
+        public Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) => throw new DatabaseDown();

@@ -59,7 +59,7 @@ public abstract partial class ConversationStoreContract<TStore> : IAsyncLifetime
             Members = [Joined("alice", "Alice"), Joined("bob", "Bob")],
             Messages = [new StoredMessage(reply, 3, 0), new StoredMessage(prompt, 2, 0)],
             Invites = [new Invite("tok", "alice", T0)],
-            IdempotencyKeys = [new IdempotencyRecord("alice", "k1", "hash", new PostReceiptIds("m1", "m2", 2))],
+            IdempotencyKeys = [new IdempotencyRecord("alice", "k1", "hash", new PostReceiptIds("m1", "m2", 2), T0)],
         };
 
         await _store.CommitAsync(commit);
