@@ -54,6 +54,7 @@ public sealed class ClusterAwayFixture : ApiServerFixture
 /// answer exactly that status as problem+json. A status documented without a provoker fails,
 /// as does a provoker whose route no longer answers its status.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class ApiDescriptionTests(DescribedServerFixture described, TightLimitsFixture limited, ClusterAwayFixture away)
     : IClassFixture<DescribedServerFixture>, IClassFixture<TightLimitsFixture>, IClassFixture<ClusterAwayFixture>
 {

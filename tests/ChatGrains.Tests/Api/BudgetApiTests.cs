@@ -11,6 +11,7 @@ public sealed class OneTokenBudgetFixture : ApiServerFixture
 }
 
 /// <summary>Token budgets over a real socket: 429 when over, nothing created, and what /api/me/usage says.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class BudgetApiTests(OneTokenBudgetFixture fixture) : IClassFixture<OneTokenBudgetFixture>
 {
     [Fact]
@@ -160,6 +161,7 @@ public sealed class BudgetApiTests(OneTokenBudgetFixture fixture) : IClassFixtur
 }
 
 /// <summary>Without a limit (the default) nothing is refused and usage still adds up.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class UnlimitedBudgetApiTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     [Fact]

@@ -6,6 +6,7 @@ using System.Text.Json;
 namespace ChatGrains.Tests.Api;
 
 /// <summary>Retries that arrive all at once: a client (or a proxy) re-sending one prompt on many connections.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class ConcurrentRetryTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     private const int Posts = 200;

@@ -30,6 +30,7 @@ public sealed class FastHeartbeatFixture : ApiServerFixture
 }
 
 /// <summary>What a connection sees when nothing happens, and what happens to one that stops reading.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixture<FastHeartbeatFixture>
 {
     private readonly ApiServer _server = fixture.Server;

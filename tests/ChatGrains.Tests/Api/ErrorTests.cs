@@ -16,6 +16,7 @@ namespace ChatGrains.Tests.Api;
 /// every <c>Accept</c> a real client sends (SSE clients send <c>text/event-stream</c> on every
 /// request; EventSource and curl send nothing or <c>*/*</c>).
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class ErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     private readonly ApiServer _server = fixture.Server;
@@ -310,6 +311,7 @@ public sealed class RateLimitedServerFixture : ApiServerFixture
     };
 }
 
+[Trait("Category", TestCategory.Api)]
 public sealed class RateLimitTests(RateLimitedServerFixture fixture) : IClassFixture<RateLimitedServerFixture>
 {
     [Fact]
@@ -351,6 +353,7 @@ public sealed class NinetyPerMinuteFixture : ApiServerFixture
 }
 
 /// <summary>A per-minute limit means that many a minute: a burst of all of them, refilled at that rate.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PerMinuteRateTests(NinetyPerMinuteFixture fixture) : IClassFixture<NinetyPerMinuteFixture>
 {
     [Theory]
@@ -418,6 +421,7 @@ public sealed class TimedOutGrainCallsFixture : ApiServerFixture
     }
 }
 
+[Trait("Category", TestCategory.Api)]
 public sealed class ClusterTroubleTests(TimedOutGrainCallsFixture fixture) : IClassFixture<TimedOutGrainCallsFixture>
 {
     public static TheoryData<string> Accepts => new(Problems.Accepts);
@@ -460,6 +464,7 @@ public sealed class StoreDownFixture : ApiServerFixture
     }
 }
 
+[Trait("Category", TestCategory.Api)]
 public sealed class StoreDownTests(StoreDownFixture fixture) : IClassFixture<StoreDownFixture>
 {
     public static TheoryData<string> Accepts => new(Problems.Accepts);

@@ -17,6 +17,7 @@ public sealed class QuickFeedFixture : ApiServerFixture
 }
 
 /// <summary>One feed per conversation per host: one subscription, fan-out, clean-up, and the grain as the truth.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class FeedTests(QuickFeedFixture fixture) : IClassFixture<QuickFeedFixture>
 {
     private readonly ApiServer _server = fixture.Server;

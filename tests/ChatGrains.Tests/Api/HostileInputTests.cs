@@ -14,6 +14,7 @@ namespace ChatGrains.Tests.Api;
 /// did. CsCheck prints the seed of a failing run (replay it with CsCheck_Seed=…) and the smallest
 /// failing request it found. CHATGRAINS_FUZZ_ITERATIONS sets the number of requests (default 400).
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class HostileInputTests(ApiServerFixture fixture, ITestOutputHelper output) : IClassFixture<ApiServerFixture>
 {
     private static readonly long Iterations = long.TryParse(Environment.GetEnvironmentVariable("CHATGRAINS_FUZZ_ITERATIONS"), out var n) ? n : 400;

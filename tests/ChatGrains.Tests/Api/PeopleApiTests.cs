@@ -14,6 +14,7 @@ public sealed class PeopleServerFixture : ApiServerFixture
 }
 
 /// <summary>Roles, renaming, leaving and removal, deleting and invites, over a real socket with a real SSE parser.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PeopleApiTests(PeopleServerFixture fixture, ITestOutputHelper output) : IClassFixture<PeopleServerFixture>
 {
     private static readonly TimeSpan StreamEndLimit = TimeSpan.FromSeconds(2);
@@ -194,6 +195,7 @@ public sealed class PeopleApiTests(PeopleServerFixture fixture, ITestOutputHelpe
 /// The people routes' refusals under every Accept a client sends, in the contract's order: 404
 /// to a non-member (even with a bad body), then 400, then 403, then 409; none changes anything.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PeopleErrorTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     private readonly ApiServer _server = fixture.Server;

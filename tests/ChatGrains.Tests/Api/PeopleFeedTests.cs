@@ -11,6 +11,7 @@ public sealed class PatientFeedFixture : ApiServerFixture
 }
 
 /// <summary>A host that missed a deletion on the stream still ends its watchers, from what the grain says.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PeopleFeedTests(QuickFeedFixture fixture, PatientFeedFixture patient) : IClassFixture<QuickFeedFixture>, IClassFixture<PatientFeedFixture>
 {
     private readonly ApiServer _server = fixture.Server;

@@ -24,6 +24,7 @@ public sealed class PoisonEventFixture : ApiServerFixture
 /// the streams that would have to replay it with <c>reset</c>; the conversation goes on, and
 /// other conversations' watchers on the same host never notice.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PoisonEventTests(PoisonEventFixture fixture) : IClassFixture<PoisonEventFixture>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);

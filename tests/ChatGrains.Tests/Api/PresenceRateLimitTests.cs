@@ -9,6 +9,7 @@ public sealed class TightTypingLimitFixture : ApiServerFixture
 }
 
 /// <summary>Typing notices are limited per signed-in user, like every limit a 429 problem with Retry-After.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PresenceRateLimitTests(TightTypingLimitFixture fixture) : IClassFixture<TightTypingLimitFixture>
 {
     private readonly ApiServer _server = fixture.Server;

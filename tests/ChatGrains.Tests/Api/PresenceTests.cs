@@ -18,6 +18,7 @@ public sealed class PresenceFixture : ApiServerFixture
 /// at the start of every watch stream and on every change, typing is throttled per user, and
 /// neither has an id or moves anybody's resume point.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PresenceTests(PresenceFixture fixture) : IClassFixture<PresenceFixture>
 {
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(5);

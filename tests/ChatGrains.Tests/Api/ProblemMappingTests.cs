@@ -15,6 +15,7 @@ namespace ChatGrains.Tests.Api;
 /// gone, the database down) reach clients as 503 problem+json with Retry-After, through the same exception
 /// handler the service uses; anything unforeseen stays a 500.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class ProblemMappingTests
 {
     public static TheoryData<string, int, string> Failures()

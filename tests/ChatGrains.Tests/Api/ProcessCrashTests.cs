@@ -3,6 +3,7 @@ using ChatGrains.Tests.Infrastructure;
 namespace ChatGrains.Tests.Api;
 
 /// <summary>The whole service killed with SIGKILL in the middle of a reply, then started again on its data.</summary>
+[Trait("Category", TestCategory.Cluster)]
 public sealed class ProcessCrashTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace ChatGrains.Tests.Api;
 /// category turned up to Debug (the hosting diagnostics write request lines, query included,
 /// at Information).
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class QueryTokenLogTests : IDisposable
 {
     private readonly TempDirectory _data = new();

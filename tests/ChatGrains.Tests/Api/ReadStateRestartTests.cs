@@ -4,6 +4,7 @@ using ChatGrains.Tests.Infrastructure;
 namespace ChatGrains.Tests.Api;
 
 /// <summary>Read positions, unread counts and the user's stream across a restart of the service on the same SQLite file.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class ReadStateRestartTests
 {
     [Fact]

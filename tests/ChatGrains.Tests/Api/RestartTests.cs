@@ -3,6 +3,7 @@ using ChatGrains.Tests.Infrastructure;
 namespace ChatGrains.Tests.Api;
 
 /// <summary>The service stopped and started again on the same SQLite file.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class RestartTests
 {
     [Fact]

@@ -42,6 +42,7 @@ public sealed class SecurityFixture : ApiServerFixture
 /// issuer only with its own key, operators only with the operator key or the operator role of
 /// the external issuer; tokens in the query only where EventSource needs them.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class SecurityTests(SecurityFixture fixture) : IClassFixture<SecurityFixture>
 {
     private readonly ApiServer _server = fixture.Server;

@@ -7,6 +7,7 @@ namespace ChatGrains.Tests.Api;
 /// The conversation store away while a watch stream replays from the grain (as when PostgreSQL
 /// stops): the client keeps its stream and gets every event once the store is back.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class StoreAwayStreamTests(StoreAwayFixture fixture) : IClassFixture<StoreAwayFixture>
 {
     [Fact]

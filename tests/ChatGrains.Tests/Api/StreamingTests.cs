@@ -4,6 +4,7 @@ using System.Text;
 namespace ChatGrains.Tests.Api;
 
 /// <summary>The POST-initiated and watch event streams, over a real socket, read with a real SSE parser.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class StreamingTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     private readonly ApiServer _server = fixture.Server;

@@ -12,6 +12,7 @@ public sealed class TreeServerFixture : ApiServerFixture
 }
 
 /// <summary>Branches, regenerate, the shared head and fork over a real socket with a real SSE parser.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class TreeApiTests(TreeServerFixture fixture) : IClassFixture<TreeServerFixture>
 {
     private readonly ApiServer _server = fixture.Server;

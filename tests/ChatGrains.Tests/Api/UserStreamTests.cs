@@ -6,6 +6,7 @@ using System.Text.Json;
 namespace ChatGrains.Tests.Api;
 
 /// <summary>The user's own stream, the list items and read positions, over a real socket with a real SSE parser.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class UserStreamTests(ApiServerFixture fixture) : IClassFixture<ApiServerFixture>
 {
     private readonly ApiServer _server = fixture.Server;

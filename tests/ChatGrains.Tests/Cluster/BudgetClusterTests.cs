@@ -7,6 +7,7 @@ using ChatGrains.Tests.Api;
 namespace ChatGrains.Tests.Cluster;
 
 /// <summary>One user's concurrent prompts on both API hosts of the real cluster, against one daily budget.</summary>
+[Trait("Category", TestCategory.Cluster)]
 [Collection(ClusterCollection.Name)]
 public sealed class BudgetClusterTests(LocalCluster cluster)
 {

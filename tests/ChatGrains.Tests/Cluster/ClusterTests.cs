@@ -11,6 +11,7 @@ namespace ChatGrains.Tests.Cluster;
 /// Two API hosts over three silos, Redis and PostgreSQL, each its own process: tabs on different
 /// hosts share conversations, and losing a silo or an API host loses nothing.
 /// </summary>
+[Trait("Category", TestCategory.Cluster)]
 [Collection(ClusterCollection.Name)]
 public sealed class ClusterTests(LocalCluster cluster, ITestOutputHelper output)
 {

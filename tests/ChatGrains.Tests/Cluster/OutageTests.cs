@@ -15,6 +15,7 @@ namespace ChatGrains.Tests.Cluster;
 /// stopped for 15 s while replies stream, then started again. A cluster of their own, so the
 /// other cluster tests never run into an outage.
 /// </summary>
+[Trait("Category", TestCategory.Cluster)]
 [Collection(OutageCollection.Name)]
 public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
 {

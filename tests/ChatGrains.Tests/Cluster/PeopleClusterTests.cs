@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace ChatGrains.Tests.Cluster;
 
 /// <summary>Removal across API hosts: the removed member's streams end on whichever host serves them.</summary>
+[Trait("Category", TestCategory.Cluster)]
 [Collection(ClusterCollection.Name)]
 public sealed class PeopleClusterTests(LocalCluster cluster, ITestOutputHelper output)
 {

@@ -11,6 +11,7 @@ namespace ChatGrains.Tests.Cluster;
 /// the presence grains; what one host's watchers see includes who watches on the other, and a
 /// host killed with SIGKILL stops counting when its lease runs out.
 /// </summary>
+[Trait("Category", TestCategory.Cluster)]
 [Collection(ClusterCollection.Name)]
 public sealed class PresenceClusterTests(LocalCluster cluster, ITestOutputHelper output)
 {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 namespace ChatGrains.Tests.Cluster;
 
 /// <summary>Settings that cannot work stop a host at start, with a message that names the setting.</summary>
+[Trait("Category", TestCategory.Cluster)]
 public sealed class StartupSettingsTests
 {
     [Theory]

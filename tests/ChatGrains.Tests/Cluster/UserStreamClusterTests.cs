@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 namespace ChatGrains.Tests.Cluster;
 
 /// <summary>The user's own stream in the real cluster: their conversations live on any silo, their watchers on any API host.</summary>
+[Trait("Category", TestCategory.Cluster)]
 [Collection(ClusterCollection.Name)]
 public sealed class UserStreamClusterTests(LocalCluster cluster, ITestOutputHelper output)
 {

@@ -5,6 +5,7 @@ using static ChatGrains.Tests.Generation.Fakes.GeneratorHarness;
 namespace ChatGrains.Tests.Generation;
 
 /// <summary>What the model is shown of a conversation, and how it is cut to the token budget.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class ChatContextTests
 {
     private const int PerMessage = 4;

@@ -7,6 +7,7 @@ using Microsoft.ML.Tokenizers;
 
 namespace ChatGrains.Tests.Generation;
 
+[Trait("Category", TestCategory.Unit)]
 public sealed class EmbeddedChatClientTests
 {
     private static readonly Lazy<TiktokenTokenizer> Tokenizer = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));

@@ -10,6 +10,7 @@ using static ChatGrains.Tests.Generation.Fakes.GeneratorHarness;
 namespace ChatGrains.Tests.Generation;
 
 /// <summary>Generator settings are checked at start, and the embedded default keeps its promise.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class GeneratorSettingsTests
 {
     [Theory]

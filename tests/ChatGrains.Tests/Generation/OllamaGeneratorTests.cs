@@ -5,6 +5,7 @@ using static ChatGrains.Tests.Generation.Fakes.GeneratorHarness;
 namespace ChatGrains.Tests.Generation;
 
 /// <summary>The Ollama provider, through OllamaSharp and the real HttpClient stack, against a fake Ollama on loopback.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class OllamaGeneratorTests : IAsyncLifetime
 {
     private readonly FakeOllamaServer _server = new();

@@ -10,6 +10,7 @@ namespace ChatGrains.Tests.Generation;
 /// The OpenAI provider, through Microsoft.Extensions.AI.OpenAI and the real HttpClient stack,
 /// against a fake OpenAI-compatible server on loopback.
 /// </summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class OpenAiGeneratorTests : IAsyncLifetime
 {
     private readonly FakeOpenAiServer _server = new();

@@ -25,6 +25,7 @@ public sealed class OpenAiServiceFixture : ApiServerFixture
 /// End to end: a prompt posted over HTTP is answered by the remote model, token by token, and
 /// the reply, its usage and the history the model is shown are what a user would expect.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class RemoteModelServiceTests(OpenAiServiceFixture fixture) : IClassFixture<OpenAiServiceFixture>
 {
     private readonly ApiServer _server = fixture.Server;

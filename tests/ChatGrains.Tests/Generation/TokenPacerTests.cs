@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace ChatGrains.Tests.Generation;
 
+[Trait("Category", TestCategory.Unit)]
 public sealed class TokenPacerTests
 {
     [Fact]

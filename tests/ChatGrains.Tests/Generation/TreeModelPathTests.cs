@@ -7,6 +7,7 @@ namespace ChatGrains.Tests.Generation;
 /// End to end against a fake OpenAI-compatible server: what the model is sent is the path from
 /// the first prompt to the prompt it answers, never another branch.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class TreeModelPathTests(OpenAiServiceFixture fixture) : IClassFixture<OpenAiServiceFixture>
 {
     private readonly ApiServer _server = fixture.Server;

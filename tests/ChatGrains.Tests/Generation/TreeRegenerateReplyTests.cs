@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 namespace ChatGrains.Tests.Generation;
 
 /// <summary>The embedded generator's answer to a regenerate: different from its siblings, the same every time.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class TreeRegenerateReplyTests
 {
     private static async Task<string> AnswerAsync(string prompt, int sibling)

@@ -5,6 +5,7 @@ using static ChatGrains.Tests.Grains.ConversationGrainTests;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>Token budgets on a two-silo cluster whose budget is one token a day: every reply puts its payer over.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class BudgetGrainTests(BudgetCluster cluster) : IClassFixture<BudgetCluster>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
@@ -81,6 +82,7 @@ public sealed class BudgetGrainTests(BudgetCluster cluster) : IClassFixture<Budg
 }
 
 /// <summary>A charge outlives the silos that made it: it is stored with the reply's completion.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class BudgetSiloKillTests : IAsyncLifetime
 {
     private readonly BudgetCluster _cluster = new();

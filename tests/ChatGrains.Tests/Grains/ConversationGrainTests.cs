@@ -4,6 +4,7 @@ using ChatGrains.Tests.Infrastructure;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>The conversation grain on a two-silo cluster: ordering, queueing, cancel and idempotency.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class ConversationGrainTests(ConversationCluster cluster) : IClassFixture<ConversationCluster>
 {
     private static readonly Caller Ada = new("ada", "Ada");

@@ -4,6 +4,7 @@ using ChatGrains.Storage;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>A reply's text as it streams: what a snapshot shows mid-reply and what is stored at its end.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class ConversationStateTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

@@ -3,6 +3,7 @@ using ChatGrains.Conversation;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>The tree rules alone, without a cluster: parents, children, the head, paths and refusals.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class MessageTreeTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

@@ -6,6 +6,7 @@ using static ChatGrains.Tests.Grains.ConversationGrainTests;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>Roles, leaving and removal, renaming, deleting and invites with limits, on a two-silo cluster.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class PeopleGrainTests(ConversationCluster cluster) : IClassFixture<ConversationCluster>
 {
     private static readonly Caller Ada = new("ada", "Ada");

@@ -4,6 +4,7 @@ using ChatGrains.Storage;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>Who may do what in a conversation, decided by <see cref="Membership"/> alone (no cluster).</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class PeopleMembershipTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

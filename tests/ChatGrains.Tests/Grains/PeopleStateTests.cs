@@ -4,6 +4,7 @@ using ChatGrains.Storage;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>What the people changes commit: the events and the rows the store must write or delete.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class PeopleStateTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

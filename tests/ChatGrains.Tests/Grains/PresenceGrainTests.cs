@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>The presence grain on a two-silo cluster: leased host reports, their union, and what it publishes.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class PresenceGrainTests(ConversationCluster cluster, ITestOutputHelper output) : IClassFixture<ConversationCluster>
 {
     private static readonly OnlineUser Ada = new("ada", "Ada");
@@ -104,6 +105,7 @@ public sealed class PresenceGrainTests(ConversationCluster cluster, ITestOutputH
 }
 
 /// <summary>Presence survives losing the silo that holds it: nothing was stored, the hosts' renewals are the state.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class PresenceSiloLossTests : IAsyncLifetime
 {
     private readonly ConversationCluster _cluster = new();

@@ -3,6 +3,7 @@ using ChatGrains.Presence;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>The union of leased host reports, without a cluster.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class PresenceHostLeasesTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

@@ -5,6 +5,7 @@ using static ChatGrains.Tests.Grains.ConversationGrainTests;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>Killing the silo that hosts a conversation in the middle of a reply.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class SiloCrashTests : IAsyncLifetime
 {
     private readonly ConversationCluster _cluster = new();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>The day arithmetic of a budget, and its setting checked at start; no cluster.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class TokenBudgetTests
 {
     [Theory]

@@ -7,6 +7,7 @@ using static ChatGrains.Tests.Grains.ConversationGrainTests;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>Branches, regenerate, the shared head and fork, on a two-silo cluster.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class TreeGrainTests(ConversationCluster cluster) : IClassFixture<ConversationCluster>
 {
     private static readonly Caller Ada = new("ada", "Ada");

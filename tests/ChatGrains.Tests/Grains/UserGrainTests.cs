@@ -5,6 +5,7 @@ using Orleans.Runtime;
 namespace ChatGrains.Tests.Grains;
 
 /// <summary>The user grain on a two-silo cluster: list items, unread counts, read positions, and convergence after failures.</summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class UserGrainTests(UserCluster cluster) : IClassFixture<UserCluster>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);

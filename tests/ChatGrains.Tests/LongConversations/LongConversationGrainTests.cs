@@ -7,6 +7,7 @@ namespace ChatGrains.Tests.LongConversations;
 /// A conversation longer than what its grain holds, on a two-silo cluster: memory stays bounded,
 /// and what left memory is still there for every request that names it.
 /// </summary>
+[Trait("Category", TestCategory.Grains)]
 public sealed class LongConversationGrainTests(LongConversationCluster cluster) : IClassFixture<LongConversationCluster>
 {
     private static readonly Caller Ada = new("ada", "Ada");

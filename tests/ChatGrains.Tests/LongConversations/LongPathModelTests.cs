@@ -21,6 +21,7 @@ public sealed class SmallWindowOpenAiFixture : ApiServerFixture
 }
 
 /// <summary>What the model is sent when the path it answers has left the grain's memory: exactly the path, read from the store.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class LongPathModelTests(SmallWindowOpenAiFixture fixture) : IClassFixture<SmallWindowOpenAiFixture>
 {
     private readonly ApiServer _server = fixture.Server;

@@ -3,6 +3,7 @@ using ChatGrains.Conversation;
 namespace ChatGrains.Tests.LongConversations;
 
 /// <summary>The tree when it holds only part of a conversation: messages leave it and come back from the store.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class MessageTreeWindowTests
 {
     private static readonly DateTimeOffset Now = DateTimeOffset.UnixEpoch;

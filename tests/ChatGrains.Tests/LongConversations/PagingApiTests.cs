@@ -19,6 +19,7 @@ public sealed class PagingServiceFixture : ApiServerFixture
 }
 
 /// <summary>Snapshot limits and pages of older messages over a real socket.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class PagingApiTests(PagingServiceFixture fixture) : IClassFixture<PagingServiceFixture>
 {
     private readonly ApiServer _server = fixture.Server;

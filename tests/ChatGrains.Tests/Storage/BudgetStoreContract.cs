@@ -88,6 +88,7 @@ public abstract class BudgetStoreContract : IAsyncLifetime
     }
 }
 
+[Trait("Category", TestCategory.Store)]
 public sealed class SqliteBudgetStoreTests : BudgetStoreContract
 {
     private readonly TempDirectory _directory = new();
@@ -123,6 +124,7 @@ public sealed class SqliteBudgetStoreTests : BudgetStoreContract
     }
 }
 
+[Trait("Category", TestCategory.Store)]
 public sealed class PostgresBudgetStoreTests : BudgetStoreContract
 {
     private PostgresConversationStore? _conversations;

@@ -8,6 +8,7 @@ namespace ChatGrains.Tests.Storage;
 /// the time they were stored, which for keys from before is the migration's (so each is kept for a
 /// retention from then), and a window of such a conversation loads with its open reply.
 /// </summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class PagingMigrationTests
 {
     private const string OldRows = """

@@ -7,6 +7,7 @@ namespace ChatGrains.Tests.Storage;
 /// Schema migration 3 on a database written before it (migrations 1 and 2 only): the owner is
 /// found from owner_id, a member's start from their stored member.joined, and invites have no limits.
 /// </summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class PeopleMigrationTests
 {
     // Rows as the service wrote them before roles: Ada created it, Bob joined with event 1.

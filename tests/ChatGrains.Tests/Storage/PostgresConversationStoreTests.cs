@@ -6,6 +6,7 @@ using Npgsql;
 namespace ChatGrains.Tests.Storage;
 
 /// <summary>The PostgreSQL store against a fresh database per test on the shared throwaway server.</summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class PostgresConversationStoreTests : ConversationStoreContract<PostgresConversationStore>
 {
     private string? _connectionString;

@@ -4,6 +4,7 @@ using ChatGrains.Tests.Infrastructure;
 namespace ChatGrains.Tests.Storage;
 
 /// <summary>The PostgreSQL user store against a fresh database per test on the shared throwaway server.</summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class PostgresUserStoreTests : UserStoreContract
 {
     private PostgresConversationStore? _conversations;

@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace ChatGrains.Tests.Storage;
 
 /// <summary>The SQLite store against a real database file in a temporary directory.</summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class SqliteConversationStoreTests : ConversationStoreContract<SqliteConversationStore>
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "chatgrains-store-" + Guid.NewGuid().ToString("N"));

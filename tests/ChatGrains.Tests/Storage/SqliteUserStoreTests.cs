@@ -3,6 +3,7 @@ using ChatGrains.Storage;
 namespace ChatGrains.Tests.Storage;
 
 /// <summary>The SQLite user store on a real database file, beside the conversation store that migrates it.</summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class SqliteUserStoreTests : UserStoreContract
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "chatgrains-users-" + Guid.NewGuid().ToString("N"));

@@ -8,6 +8,7 @@ namespace ChatGrains.Tests.Storage;
 /// was one thread, so each message's parent is the one stored before it (an assistant message's,
 /// the prompt it replies to) and the head is the last assistant message.
 /// </summary>
+[Trait("Category", TestCategory.Store)]
 public sealed class TreeMigrationTests
 {
     // A flat conversation as the service wrote it before the tree: two exchanges, the second

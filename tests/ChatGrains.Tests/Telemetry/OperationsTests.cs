@@ -42,6 +42,7 @@ public sealed class OperationsFixture : ApiServerFixture
 }
 
 /// <summary>The Orleans dashboard is for operators only; the probes tell an orchestrator when to send traffic.</summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class OperationsTests(OperationsFixture fixture) : IClassFixture<OperationsFixture>
 {
     private readonly ApiServer _server = fixture.Server;

@@ -30,6 +30,7 @@ public sealed class TelemetryFixture : ApiServerFixture
 /// One prompt is one trace an operator can follow from the POST through the grain and the
 /// model request to the stream that delivered the reply; the meters report what happened.
 /// </summary>
+[Trait("Category", TestCategory.Api)]
 public sealed class TelemetryTests(TelemetryFixture fixture) : IClassFixture<TelemetryFixture>
 {
     private readonly ApiServer _server = fixture.Server;

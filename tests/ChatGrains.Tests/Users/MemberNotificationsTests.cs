@@ -3,6 +3,7 @@ using ChatGrains.Conversation;
 namespace ChatGrains.Tests.Users;
 
 /// <summary>Who a conversation's commit notifies, and how, without a cluster.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class MemberNotificationsTests
 {
     private static ConversationEvent E(string type, string data = "{}") => new(1, type, data);

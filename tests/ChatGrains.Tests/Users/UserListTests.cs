@@ -3,6 +3,7 @@ using ChatGrains.Users;
 namespace ChatGrains.Tests.Users;
 
 /// <summary>The user's list diffing and coalescing, without a cluster.</summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class UserListTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

@@ -7,6 +7,7 @@ namespace ChatGrains.Tests.Web;
 /// regenerate streams a new reply, the switchers move the shared head, and fork opens a copy —
 /// each seen live in both browsers, since the head is the conversation's, not the tab's.
 /// </summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class BranchPageTests(WebFixture web) : PageTest(web), IClassFixture<WebFixture>
 {

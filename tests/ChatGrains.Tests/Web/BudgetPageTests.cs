@@ -12,6 +12,7 @@ public sealed class OneTokenBudgetWebFixture : WebFixture
 }
 
 /// <summary>Over the daily token budget, the page says so and when it resets, on the reader's own clock, and keeps what was typed.</summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class BudgetPageTests(OneTokenBudgetWebFixture web) : PageTest(web), IClassFixture<OneTokenBudgetWebFixture>
 {

@@ -8,6 +8,7 @@ namespace ChatGrains.Tests.Web;
 /// The chat page in headless Chromium against the real service: people and tabs share a
 /// conversation live, through reloads, lost connections and stops.
 /// </summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class ChatPageTests(WebFixture web) : PageTest(web), IClassFixture<WebFixture>
 {

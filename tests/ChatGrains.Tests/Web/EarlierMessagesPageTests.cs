@@ -17,6 +17,7 @@ public sealed class FastRepliesWebFixture : WebFixture
 /// A conversation longer than the page loads at once (50 messages): the older ones come with
 /// "Load earlier messages". Needs the snapshot's `limit`/`hasMore` and GET …/messages?before= (the paging branch).
 /// </summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class EarlierMessagesPageTests(FastRepliesWebFixture web) : PageTest(web), IClassFixture<FastRepliesWebFixture>
 {

@@ -28,6 +28,7 @@ public sealed class ScriptedModelWebFixture : WebFixture
 /// The page under its Content-Security-Policy: everything a person does works without a single
 /// violation, and a reply written to attack the reader is shown as inert text and markup.
 /// </summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class PageSecurityTests(ScriptedModelWebFixture web) : IClassFixture<ScriptedModelWebFixture>, IAsyncLifetime
 {

@@ -9,6 +9,7 @@ namespace ChatGrains.Tests.Web;
 /// Two people in two browsers share a conversation: who is here and typing, removal, invites
 /// and deletion reaching the other's sidebar live, unread badges, and who may do what.
 /// </summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class PeoplePageTests(WebFixture web) : PageTest(web), IClassFixture<WebFixture>
 {

@@ -26,6 +26,7 @@ public sealed class ShortTokenWebFixture : WebFixture
 }
 
 /// <summary>What the page shows when the service refuses it: not a member (404), signed out (401).</summary>
+[Trait("Category", TestCategory.Web)]
 [Collection(BrowserTests.Name)]
 public sealed class RefusedPageTests(ShortTokenWebFixture web) : IClassFixture<ShortTokenWebFixture>, IAsyncLifetime
 {
