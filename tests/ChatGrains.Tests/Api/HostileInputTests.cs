@@ -166,6 +166,10 @@ public static class AnswerContract
                 Assert.Equal(200, status);
                 AssertJson(answer, IsSnapshot);
                 break;
+            case Route.Messages:
+                Assert.Equal(200, status);
+                AssertJson(answer, b => b.GetProperty("messages").ValueKind == JsonValueKind.Array && b.GetProperty("hasMore").ValueKind is JsonValueKind.True or JsonValueKind.False);
+                break;
             case Route.Invite:
                 Assert.Equal(201, status);
                 AssertJson(answer, b => b.GetProperty("inviteToken").GetString() is { Length: > 0 });

@@ -18,6 +18,13 @@ public sealed class BranchPageTests(WebFixture web) : PageTest(web), IClassFixtu
         await ada.SendAsync("What is a grain?");
         await ada.FinalTextAsync(ada.Replies.Last);
         await ada.SendAsync("And a silo?");
+        // Both tabs show the second exchange before Ada edits its prompt: on a busy machine the
+        // last prompt on screen could still be the first one a moment after sending.
+        foreach (var tab in new[] { ada, bob })
+        {
+            await Expect(tab.Prompts.Last.Body()).ToHaveTextAsync("And a silo?");
+            await Expect(tab.Replies).ToHaveCountAsync(2);
+        }
         var oldReply = await bob.FinalTextAsync(bob.Replies.Last);
 
         await ada.EditAsync(ada.Prompts.Last, "And a cluster?");

@@ -29,6 +29,7 @@ public sealed class HostileRequests(FuzzWorld world)
         (2, CreateConversation(hostile)),
         (1, ListConversations(hostile)),
         (2, GetConversation(hostile)),
+        (1, Messages(hostile)),
         (1, Invite(hostile)),
         (1, Join(hostile)),
         (6, PostMessage(hostile)),
@@ -240,10 +241,30 @@ public sealed class HostileRequests(FuzzWorld world)
 
     private Gen<Probe> GetConversation(bool hostile) =>
         from access in Access(hostile)
+        from limit in Limit(hostile)
         from accept in Accept
         from extra in Extra(hostile)
-        select Build(Route.Conversation, "GET", $"/api/conversations/{access.Value.Conversation}", Common(accept, null, extra, access.Value.Who.Authorization), null,
-            Worst(access.Verdict, extra.Verdict), null, access, accept, extra);
+        select Build(Route.Conversation, "GET", $"/api/conversations/{access.Value.Conversation}" + QueryString(("limit", limit.Value)),
+            Common(accept, null, extra, access.Value.Who.Authorization), null,
+            Worst(access.Verdict, limit.Verdict, extra.Verdict), null, access, limit, accept, extra);
+
+    /// <summary>A page of the history: <c>limit</c> as on the snapshot, and <c>before</c> a message id (an unknown one is a 404).</summary>
+    private Gen<Probe> Messages(bool hostile) =>
+        from access in Access(hostile)
+        from limit in Limit(hostile)
+        from before in Mixed(hostile,
+            Gen.Const(P<string?>(null, Accepted, "no before")),
+            Gen.OneOf(P<string?>("no-such-message", Refused, "unknown before"), P<string?>("", Either, "empty before"), P<string?>("../x", Refused, "before ../x")))
+        from accept in Accept
+        from extra in Extra(hostile)
+        select Build(Route.Messages, "GET", $"/api/conversations/{access.Value.Conversation}/messages" + QueryString(("before", before.Value), ("limit", limit.Value)),
+            Common(accept, null, extra, access.Value.Who.Authorization), null,
+            Worst(access.Verdict, limit.Verdict, before.Verdict, extra.Verdict), null, access, limit, before, accept, extra);
+
+    private static Gen<Part<string?>> Limit(bool hostile) => Mixed(hostile,
+        Gen.OneOf(P<string?>(null, Accepted, "no limit"), P<string?>("1", Accepted, "limit 1"), P<string?>("1000", Accepted, "limit 1000")),
+        Gen.OneOf(P<string?>("0", Refused, "limit 0"), P<string?>("1001", Refused, "limit 1001"), P<string?>("-1", Refused, "limit -1"),
+            P<string?>("ten", Refused, "limit ten"), P<string?>("1.5", Refused, "limit 1.5"), P<string?>("", Refused, "empty limit")));
 
     private Gen<Probe> Invite(bool hostile) =>
         from access in Access(hostile)
@@ -332,7 +353,7 @@ public sealed class HostileRequests(FuzzWorld world)
         from who in Caller(true)
         from route in Gen.OneOf(
             ("PUT", "/api/conversations"), ("PUT", $"/api/conversations/{world.Shared}"), ("PATCH", $"/api/conversations/{world.Shared}/messages"),
-            ("GET", "/api/auth/guest"), ("GET", $"/api/conversations/{world.Shared}/messages"), ("DELETE", $"/api/conversations/{world.Shared}/events"),
+            ("GET", "/api/auth/guest"), ("PUT", $"/api/conversations/{world.Shared}/messages"), ("DELETE", $"/api/conversations/{world.Shared}/events"),
             ("GET", "/api/nope"), ("POST", $"/api/conversations/{world.Shared}/nope"), ("POST", $"/api/conversations/{world.Shared}/messages/x/y/z"))
         from accept in Accept
         select Build(Route.NoSuchRoute, route.Item1, route.Item2, Common(accept, null, P(Array.Empty<Header>(), Accepted, ""), who.Value.Authorization),

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace ChatGrains.Tests.Api.Hostile;
 
-public enum Route { SignIn, CreateConversation, ListConversations, Conversation, Invite, Join, PostMessage, Cancel, Watch, NoSuchRoute }
+public enum Route { SignIn, CreateConversation, ListConversations, Conversation, Messages, Invite, Join, PostMessage, Cancel, Watch, NoSuchRoute }
 
 /// <summary>What the contract says of a request: it must be served, it must be refused, or either is right.</summary>
 public enum Verdict { Accepted, Either, Refused }
