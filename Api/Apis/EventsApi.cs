@@ -23,8 +23,6 @@ public static class EventsApi
         // Replay is checked here, on open: a removed member's old Last-Event-ID is no key.
         var viewer = http.User.ToCaller().UserId;
         var head = await grains.GetGrain<IConversationGrain>(id).GetHeadAsync(viewer);
-        return after > head.LastEventId
-            ? EventStreamResult.Reset(head.LastEventId)
-            : EventStreamResult.Watch(FeedSource.Conversation(id), after, viewer);
+        return EventStreamResult.Watch(FeedSource.Conversation(id), after, head.LastEventId, viewer);
     }
 }

@@ -34,9 +34,7 @@ public static class MeApi
         var after = ResumePoint.From(http.Request);
         var userId = http.User.ToCaller().UserId;
         var head = await grains.GetGrain<IUserGrain>(userId).ReadEventsAsync(long.MaxValue, 0);
-        return after > head.LastEventId
-            ? EventStreamResult.Reset(head.LastEventId)
-            : EventStreamResult.Watch(FeedSource.User(userId), after);
+        return EventStreamResult.Watch(FeedSource.User(userId), after, head.LastEventId);
     }
 
     /// <summary>

@@ -83,10 +83,10 @@ public static class MessagesApi
         http.RequestServices.GetRequiredService<FeedHub>().Find(FeedSource.Conversation(id))?.Expect(receipt.EventId + 1);
         var exchangeStart = receipt.EventId - 1;
         var after = Math.Max(resumeFrom ?? exchangeStart, exchangeStart);
-        if (after > receipt.LastEventId) return EventStreamResult.Reset(receipt.LastEventId);
-        return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId
+        // A resume point the log has not reached is the stream's to answer (with reset), not ended here.
+        return receipt.CompletedEventId > 0 && after >= receipt.CompletedEventId && after <= receipt.LastEventId
             ? EventStreamResult.Empty()
-            : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.AssistantMessageId, http.User.ToCaller().UserId);
+            : EventStreamResult.UntilReplyCompletes(FeedSource.Conversation(id), after, receipt.LastEventId, receipt.AssistantMessageId, http.User.ToCaller().UserId);
     }
 
     private static async Task<Accepted> Cancel(string id, string messageId, HttpContext http, IGrainFactory grains)

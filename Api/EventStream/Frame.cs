@@ -69,13 +69,13 @@ public sealed class Frame
 
     public static Frame From(ConversationEvent e, ActivityContext trace = default)
     {
-        var completed = e.Type == EventTypes.MessageCompleted
-            ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MessageCompletedData)
-            : null;
+        // The reply's id comes typed on the event (parsed once only for an event of the previous build).
+        e = e.WithMessageFields();
+        var ended = e.Reply is ReplyStep.Ended or ReplyStep.EndedByDelete;
         var left = e.Type == EventTypes.MemberLeft ? JsonSerializer.Deserialize(e.Data, ChatJson.Wire.MemberLeftData)?.UserId : null;
         var bytes = Format(new SseItem<string>(e.Data, e.Type) { EventId = e.Id.ToString() });
-        return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], completed?.MessageId,
-            left, e.Type == EventTypes.ConversationDeleted, completed?.Error == MessageCompletedData.DeletedError)
+        return new Frame(e.Id, e.CreatedAtTicks == 0 ? bytes : [.. Stamp(e.CreatedAtTicks), .. bytes], ended ? e.MessageId : null,
+            left, e.Type == EventTypes.ConversationDeleted, e.Reply == ReplyStep.EndedByDelete)
         {
             Trace = trace,
             DeltaSentAtTicks = e.Type == EventTypes.MessageDelta ? e.SentAtTicks : 0,

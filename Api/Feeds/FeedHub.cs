@@ -6,11 +6,35 @@ namespace ChatGrains.Api.Feeds;
 /// The feeds of this host: at most one per event log, created when its first watcher
 /// arrives and unsubscribed a grace period after its last one leaves.
 /// </summary>
-public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options, FeedMetrics metrics, ILoggerFactory loggers) : IAsyncDisposable
+public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options, FeedMetrics metrics, HeartbeatScheduler heartbeats, ILoggerFactory loggers) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Entry> _feeds = [];
     private readonly ILogger _logger = loggers.CreateLogger<EventFeed>();
+
+    /// <summary>
+    /// A connection's reading of a log after <paramref name="after"/> (live only when null), whose
+    /// last event was <paramref name="lastEventId"/> when its request was checked: a stream
+    /// from this host's feed of the log, or, for a resume point the log cannot serve, just a
+    /// <c>reset</c> (see <see cref="ResetRule"/>). <paramref name="viewerId"/>: the stream ends after
+    /// their own <c>member.left</c>; <paramref name="endAfterReplyId"/>: a POST's stream, which ends
+    /// with that reply. <paramref name="disconnect"/> cuts the connection of a reader that falls behind.
+    /// Dispose the reader when the connection ends.
+    /// </summary>
+    public async Task<FeedReader> OpenAsync(FeedSource source, long? after, long lastEventId, string? viewerId, string? endAfterReplyId, Action disconnect)
+    {
+        if (ResetRule.ResetFor(after, lastEventId) is { } reset) return new FeedReader(reset);
+        var lease = await AcquireAsync(source);
+        try
+        {
+            return new FeedReader(lease, source.Log(client), after, options.Value, heartbeats, metrics, viewerId, endAfterReplyId, disconnect);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>The log's feed, started; dispose the lease when done with it.</summary>
     public async Task<FeedLease> AcquireAsync(FeedSource source)

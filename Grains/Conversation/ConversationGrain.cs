@@ -304,7 +304,8 @@ public sealed partial class ConversationGrain(
     {
         var events = await store.ReadEventsAsync(Id, afterId, max);
         var poison = events.Where(e => !StoredEvent.IsWellFormed(e)).ToList();
-        if (poison.Count == 0) return events;
+        // The store keeps each event's data once; its message fields are read from it here.
+        if (poison.Count == 0) return events.Select(e => e.WithMessageFields()).ToList();
         foreach (var e in poison) LogPoisonEvent(Id, e.Id, e.Type);
         _state!.StartReplayAfter(poison[^1].Id);
         return [];

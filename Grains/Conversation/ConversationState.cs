@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using ChatGrains.Storage;
 
@@ -220,7 +219,7 @@ public sealed class ConversationState
 
     public ConversationEvent Emit<T>(string type, T data, JsonTypeInfo<T> json)
     {
-        var e = new ConversationEvent(++LastEventId, type, JsonSerializer.Serialize(data, json));
+        var e = ConversationEvent.Create(++LastEventId, type, data, json);
         _pending.Events.Add(e);
         return e;
     }
