@@ -21,8 +21,6 @@ namespace ChatGrains;
 [JsonSerializable(typeof(PresenceData))]
 [JsonSerializable(typeof(TypingData))]
 [JsonSerializable(typeof(ConversationSnapshot))]
-[JsonSerializable(typeof(ConversationSummary))]
-[JsonSerializable(typeof(IReadOnlyList<ConversationSummary>))]
 [JsonSerializable(typeof(InviteInfo))]
 [JsonSerializable(typeof(IReadOnlyList<InviteInfo>))]
 [JsonSerializable(typeof(ConversationListItem))]

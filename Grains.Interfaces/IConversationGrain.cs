@@ -84,9 +84,3 @@ public interface IConversationGrain : IGrainWithStringKey, IEventLog
 
     Task CancelAsync(string userId, string messageId);
 }
-
-/// <summary>The conversations a user belongs to, most recent activity first.</summary>
-public interface IConversationDirectoryGrain : IGrainWithIntegerKey
-{
-    Task<IReadOnlyList<ConversationSummary>> ListAsync(string userId);
-}

@@ -142,14 +142,6 @@ public sealed record ForkSource(
     [property: Id(0)] string Title,
     [property: Id(1)] IReadOnlyList<Message> Path);
 
-[GenerateSerializer, Immutable]
-public sealed record ConversationSummary(
-    [property: Id(0)] string Id,
-    [property: Id(1)] string Title,
-    [property: Id(2)] string OwnerId,
-    [property: Id(3)] DateTimeOffset CreatedAt,
-    [property: Id(4)] DateTimeOffset LastActivityAt);
-
 /// <summary>
 /// The ids of one prompt-and-reply exchange. <see cref="EventId"/> is the prompt's
 /// <c>message.created</c>; <see cref="CompletedEventId"/> is the reply's

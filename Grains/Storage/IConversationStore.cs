@@ -48,9 +48,6 @@ public interface IConversationStore
     /// <summary>Stored events with id &gt; <paramref name="afterId"/>, oldest first.</summary>
     Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default);
 
-    /// <summary>The user's conversations, most recent activity first.</summary>
-    Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default);
-
     /// <summary>
     /// Whether an acknowledged commit survives power loss, as the database reports its settings
     /// for the store's own sessions (logged at start-up). An id is never reused only if it does.

@@ -41,9 +41,6 @@ public sealed class WireSafeStore(IConversationStore inner, ILogger<WireSafeStor
     public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) =>
         Guard(() => inner.ReadEventsAsync(conversationId, afterId, max, cancellationToken), nameof(ReadEventsAsync));
 
-    public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) =>
-        Guard(() => inner.ListForUserAsync(userId, cancellationToken), nameof(ListForUserAsync));
-
     public Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default) =>
         Guard(() => inner.ReadDurabilityAsync(cancellationToken), nameof(ReadDurabilityAsync));
 

@@ -16,7 +16,7 @@ internal static class PostgresSchema
     private static readonly string[] Migrations =
     [
         // 1: the initial schema, the same tables as SQLite's. Keys are COLLATE "C" so text
-        // compares byte by byte, as in SQLite (ListForUserAsync breaks ties on id), and index
+        // compares byte by byte, as in SQLite (a user's list breaks ties on id), and index
         // lookups skip locale rules. The seq columns stand in for SQLite's rowid: insertion
         // order, which is the order members, messages (after their event id), invites and
         // keys are read back in. Times are timestamptz, which keeps microseconds (SQLite keeps

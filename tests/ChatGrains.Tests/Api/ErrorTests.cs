@@ -458,7 +458,6 @@ public sealed class StoreDownFixture : ApiServerFixture
         public Task<IdempotencyRecord?> ReadKeyAsync(string conversationId, string userId, string key, DateTimeOffset since, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task CommitAsync(ConversationCommit commit, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         public Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string conversationId, long afterId, int max, CancellationToken cancellationToken = default) => throw new DatabaseDown();
-        public Task<IReadOnlyList<ConversationSummary>> ListForUserAsync(string userId, CancellationToken cancellationToken = default) => throw new DatabaseDown();
         // Read once as the silo starts, while the database was still up.
         public Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default) => Task.FromResult(new StoreDurability(true, "synchronous=FULL"));
     }

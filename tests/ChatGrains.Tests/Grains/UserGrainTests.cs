@@ -1,6 +1,9 @@
 using System.Text.Json;
+using ChatGrains.Storage;
 using ChatGrains.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
+using Orleans.TestingHost;
 
 namespace ChatGrains.Tests.Grains;
 
@@ -35,7 +38,7 @@ public sealed class UserGrainTests(UserCluster cluster) : IClassFixture<UserClus
         Assert.Equal((1, receipt.EventId, "owner"), (adas.Unread, adas.LastReadEventId, adas.Role));
         // Bob has Ada's prompt and the reply to read.
         Assert.Equal(2, (await ItemAsync(bob, id)).Unread);
-        Assert.Equal(await LastActivityAsync(ada, id), (await ItemAsync(bob, id)).LastActivityAt);
+        Assert.Equal(await LastActivityAsync(id), (await ItemAsync(bob, id)).LastActivityAt);
 
         await cluster.User(bob.UserId).MarkReadAsync(id, log[^1].Id);
         Assert.Equal((0, log[^1].Id), ((await ItemAsync(bob, id)).Unread, (await ItemAsync(bob, id)).LastReadEventId));
@@ -52,7 +55,7 @@ public sealed class UserGrainTests(UserCluster cluster) : IClassFixture<UserClus
         await grain.CreateAsync(ada, "stream");
         for (var i = 0; i < 3; i++) await grain.PostAsync(ada, $"prompt {i}", null);
         await CompletionsAsync(id, 3);
-        var lastActivity = await LastActivityAsync(ada, id);
+        var lastActivity = await LastActivityAsync(id);
 
         var events = await Eventually.Until(() => cluster.UserLogAsync(ada.UserId),
             l => l.Count > 0 && Item(l[^1]).LastActivityAt == lastActivity && Item(l[^1]).Unread == 1,
@@ -141,8 +144,11 @@ public sealed class UserGrainTests(UserCluster cluster) : IClassFixture<UserClus
         (await cluster.User(user.UserId).ListAsync()).Single(i => i.Id == id);
 
     /// <summary>The conversation's latest activity, as the store has it.</summary>
-    private async Task<DateTimeOffset> LastActivityAsync(Caller member, string id) =>
-        (await cluster.Cluster.Client.GetGrain<IConversationDirectoryGrain>(0).ListAsync(member.UserId)).Single(s => s.Id == id).LastActivityAt;
+    private async Task<DateTimeOffset> LastActivityAsync(string id)
+    {
+        var silo = cluster.Cluster.Silos.OfType<InProcessSiloHandle>().First(s => s.IsActive);
+        return (await silo.SiloHost.Services.GetRequiredService<IConversationStore>().LoadAsync(id))!.LastActivityAt;
+    }
 
     private static async Task JoinAsync(IConversationGrain grain, Caller owner, Caller joiner)
     {
