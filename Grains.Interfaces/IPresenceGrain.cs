@@ -34,7 +34,11 @@ public interface IPresenceGrain : IGrainWithStringKey
 public sealed record HostPresence(
     [property: Id(0)] string HostId,
     [property: Id(1)] IReadOnlyList<OnlineUser> Online,
-    [property: Id(2)] TimeSpan Lease);
+    [property: Id(2)] TimeSpan Lease)
+{
+    /// <summary>The longest lease a host may ask for: a dead host's watchers never count for longer.</summary>
+    public static readonly TimeSpan MaxLease = TimeSpan.FromMinutes(1);
+}
 
 /// <summary>A member with at least one open watch stream, as <c>presence</c> lists them.</summary>
 [GenerateSerializer, Immutable]

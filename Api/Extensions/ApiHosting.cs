@@ -3,7 +3,7 @@ using ChatGrains.Api.Auth;
 using ChatGrains.Api.Feeds;
 using ChatGrains.Api.OpenApi;
 using ChatGrains.Api.Presence;
-using ChatGrains.Silo;
+using ChatGrains.Hosting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -60,7 +60,7 @@ public static class ApiHosting
         }
         else
         {
-            builder.AddConversationSilo();
+            builder.AddCoHostedSilo();
         }
         builder.AddChatGrainsTelemetry(cluster.IsCluster ? TelemetryHosting.ApiRole : null);
 

@@ -5,7 +5,7 @@ namespace ChatGrains.Api.Feeds;
 /// <summary>What a host's feeds are doing, for dashboards and for tests that check nothing leaks.</summary>
 public sealed class FeedMetrics
 {
-    public const string MeterName = ChatGrains.Silo.TelemetryHosting.ApiName;
+    public const string MeterName = ChatGrains.Hosting.TelemetryHosting.ApiName;
     private readonly Counter<long> _slowWatchers;
     private readonly Counter<long> _backfills;
     private readonly Counter<long> _resubscriptions;

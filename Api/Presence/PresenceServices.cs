@@ -6,7 +6,7 @@ public static class PresenceServices
     public static IServiceCollection AddPresence(this IServiceCollection services, IConfiguration config)
     {
         services.AddOptions<PresenceOptions>().Bind(config.GetSection(PresenceOptions.SectionName))
-            .Validate(o => o.RenewInterval >= TimeSpan.FromMilliseconds(100) && o.Lease >= 2 * o.RenewInterval && o.Lease <= ChatGrains.Presence.HostLeases.MaxLease,
+            .Validate(o => o.RenewInterval >= TimeSpan.FromMilliseconds(100) && o.Lease >= 2 * o.RenewInterval && o.Lease <= HostPresence.MaxLease,
                 "Presence: RenewInterval at least 100ms, Lease at least twice RenewInterval and at most a minute.")
             .Validate(o => o.BatchDelay >= TimeSpan.Zero && o.BatchDelay < o.RenewInterval, "Presence: BatchDelay from 0 to below RenewInterval.")
             .ValidateOnStart();

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using ChatGrains.Api.EventStream;
-using ChatGrains.Silo;
+using ChatGrains.Hosting;
 
 namespace ChatGrains.Api.Telemetry;
 

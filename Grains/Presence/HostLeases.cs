@@ -7,8 +7,8 @@ namespace ChatGrains.Presence;
 /// </summary>
 public sealed class HostLeases
 {
-    /// <summary>The longest lease a host may ask for: a dead host's watchers never count for longer.</summary>
-    public static readonly TimeSpan MaxLease = TimeSpan.FromMinutes(1);
+    /// <summary>The longest lease a host may ask for (<see cref="HostPresence.MaxLease"/>, which the hosts' settings are checked against).</summary>
+    public static readonly TimeSpan MaxLease = HostPresence.MaxLease;
 
     private readonly Dictionary<string, Entry> _hosts = [];
 

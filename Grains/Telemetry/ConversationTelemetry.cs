@@ -15,7 +15,7 @@ namespace ChatGrains.Telemetry;
 public sealed class ConversationTelemetry
 {
     /// <summary>The name of the silo's <see cref="ActivitySource"/> and <see cref="Meter"/>.</summary>
-    public const string Name = "ChatGrains.Conversations";
+    public const string Name = TelemetryNames.Conversations;
 
     public static readonly ActivitySource Source = new(Name);
 

@@ -1,3 +1,4 @@
+using ChatGrains.Hosting;
 using ChatGrains.Silo;
 using ChatGrains.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using ChatGrains.Silo;
+using ChatGrains.Hosting;
 using ChatGrains.Tests.Api;
 using ChatGrains.Tests.Generation.Fakes;
 using ChatGrains.Tests.Infrastructure;

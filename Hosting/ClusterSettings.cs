@@ -3,7 +3,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 
-namespace ChatGrains.Silo;
+namespace ChatGrains.Hosting;
 
 /// <summary>
 /// Which mode a host runs in, read once from configuration. No Redis connection string: the

@@ -23,7 +23,7 @@ namespace ChatGrains.Silo;
 /// back as Orleans wrote them (raw hash fields): this knows nothing of their format but the
 /// Version field. A silo also puts back its own row if a restore by another silo lacked it.
 /// </summary>
-public sealed partial class MembershipRestorer(
+internal sealed partial class MembershipRestorer(
     IOptions<RedisClusteringOptions> redisOptions,
     IOptions<ClusterOptions> clusterOptions,
     ILocalSiloDetails silo,

@@ -1,4 +1,3 @@
-using ChatGrains.Conversation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -6,18 +5,20 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
-namespace ChatGrains.Silo;
+namespace ChatGrains.Hosting;
 
 /// <summary>
 /// The probes of every host, anonymous, for orchestrators:
 /// <c>/health/live</c> answers 200 as long as the process serves requests (restart it when it
 /// does not); <c>/health/ready</c> answers 200 only when it should be sent traffic: started,
 /// not stopping or draining, and a grain call reaches a silo whose store answers (else 503);
-/// <c>/health</c> is the same as ready, for the probes written before the split.
+/// <c>/health</c> is the same as ready, for the probes written before the split. A silo adds its
+/// own readiness check (not while draining: Silo.Hosting's <c>DrainingCheck</c>) under <see cref="Ready"/>.
 /// </summary>
 public static class HealthEndpoints
 {
-    private const string Ready = "ready";
+    /// <summary>The tag of the checks <c>/health/ready</c> runs.</summary>
+    public const string Ready = "ready";
 
     public static IServiceCollection AddChatGrainsHealth(this IServiceCollection services)
     {
@@ -41,15 +42,12 @@ public static class HealthEndpoints
     /// replies for up to <c>Orleans:DrainTimeout</c>, an API host ends its streams, and new
     /// traffic should go elsewhere meanwhile.
     /// </summary>
-    private sealed class ServingCheck(IHostApplicationLifetime lifetime, IServiceProvider services) : IHealthCheck
+    private sealed class ServingCheck(IHostApplicationLifetime lifetime) : IHealthCheck
     {
-        // Only on a silo (or the embedded node): a stopping silo stops starting replies.
-        private readonly ReplyDrain? _drain = services.GetService<ReplyDrain>();
-
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
             Task.FromResult(
                 !lifetime.ApplicationStarted.IsCancellationRequested ? HealthCheckResult.Unhealthy("Starting.")
-                : lifetime.ApplicationStopping.IsCancellationRequested || _drain?.IsDraining == true ? HealthCheckResult.Unhealthy("Draining: stopping.")
+                : lifetime.ApplicationStopping.IsCancellationRequested ? HealthCheckResult.Unhealthy("Draining: stopping.")
                 : HealthCheckResult.Healthy());
     }
 }

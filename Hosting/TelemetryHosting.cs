@@ -1,4 +1,3 @@
-using ChatGrains.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +9,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-namespace ChatGrains.Silo;
+namespace ChatGrains.Hosting;
 
 /// <summary>
 /// OpenTelemetry for every ChatGrains host, the silos' and the API hosts' alike: traces of
@@ -28,7 +27,7 @@ public static class TelemetryHosting
     public const string ApiRole = "api";
     public const string SiloRole = "silo";
 
-    /// <summary>The host's own spans and meter (feeds, watchers, SSE writes), beside <see cref="ConversationTelemetry.Name"/>.</summary>
+    /// <summary>The host's own spans and meter (feeds, watchers, SSE writes), beside <see cref="TelemetryNames.Conversations"/>.</summary>
     public const string ApiName = "ChatGrains.Api";
 
     /// <summary>
@@ -64,12 +63,12 @@ public static class TelemetryHosting
                 else resource.AddAttributes([new("service.instance.id", instance)]);
             })
             .WithTracing(tracing => tracing
-                .AddSource(ApiName, ConversationTelemetry.Name, OrleansApplicationSource)
+                .AddSource(ApiName, TelemetryNames.Conversations, OrleansApplicationSource)
                 // Probes and the dashboard's polling every second are not worth a trace each.
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsOperationsPath(http.Request.Path))
                 .AddHttpClientInstrumentation())
             .WithMetrics(metrics => metrics
-                .AddMeter(ApiName, ConversationTelemetry.Name, OrleansMeter, RuntimeMeter)
+                .AddMeter(ApiName, TelemetryNames.Conversations, OrleansMeter, RuntimeMeter)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation());
         if (otlp)

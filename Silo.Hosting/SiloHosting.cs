@@ -1,11 +1,13 @@
 using ChatGrains.Conversation;
 using ChatGrains.Generation;
+using ChatGrains.Hosting;
 using ChatGrains.Storage;
 using ChatGrains.Telemetry;
 using ChatGrains.Users;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,7 +19,8 @@ namespace ChatGrains.Silo;
 
 /// <summary>
 /// Everything a silo needs, in one place: the Silo host calls it, and so does the Api when it
-/// co-hosts the silo in embedded mode, so both run the same configuration.
+/// co-hosts the silo in embedded mode (Api/Extensions/CoHosting.cs, the only file of the Api
+/// that sees this project), so both run the same configuration.
 /// </summary>
 public static class SiloHosting
 {
@@ -86,11 +89,13 @@ public static class SiloHosting
         });
         // Orleans cannot rebuild the Redis membership table if Redis loses it; the silos do.
         if (cluster.IsCluster) builder.Services.AddHostedService<MembershipRestorer>();
+        // A draining silo is not ready (the host's own checks are HealthEndpoints').
+        builder.Services.AddHealthChecks().AddCheck<DrainingCheck>("draining", tags: [HealthEndpoints.Ready]);
         return builder;
     }
 
     /// <summary>What the conversation grains depend on: options, the store, the reply generator.</summary>
-    public static IHostApplicationBuilder AddConversationServices(this IHostApplicationBuilder builder, ClusterSettings? cluster = null)
+    internal static IHostApplicationBuilder AddConversationServices(this IHostApplicationBuilder builder, ClusterSettings? cluster = null)
     {
         cluster ??= ClusterSettings.From(builder.Configuration);
         var config = builder.Configuration;
@@ -143,12 +148,12 @@ public static class SiloHosting
     /// <c>PubSubStore</c>: in memory on a single node, in Redis in a cluster (so they survive
     /// the loss of a silo).
     /// </summary>
-    public static ISiloBuilder AddConversationStreams(this ISiloBuilder silo, bool pubSubInMemory = true)
+    internal static ISiloBuilder AddConversationStreams(this ISiloBuilder silo, bool pubSubInMemory = true)
     {
         if (pubSubInMemory) silo.AddMemoryGrainStorage(PubSubStore);
         return silo.AddMemoryStreams(ConversationStreams.Provider, streams =>
         {
-            streams.ConfigurePartitioning(StreamQueues);
+            streams.ConfigurePartitioning(StreamHosting.Queues);
             streams.ConfigurePullingAgent(agent => agent.Configure(o =>
             {
                 // The default 100 ms poll delivers tokens in clumps; 10 ms keeps them smooth.
@@ -157,19 +162,6 @@ public static class SiloHosting
             }));
         });
     }
-
-    /// <summary>The conversations' event streams as an API host (a cluster client) sees them.</summary>
-    public static IClientBuilder AddConversationStreams(this IClientBuilder client) =>
-        client.AddMemoryStreams(ConversationStreams.Provider, streams => streams.ConfigurePartitioning(StreamQueues));
-
-    /// <summary>
-    /// Queues the conversations' streams are spread over. Each queue is one queue grain, which
-    /// takes every event published to it one call at a time, and one pulling agent. With the
-    /// default 8, at 1,000 replies streaming on one node, the queue grains were the bottleneck:
-    /// the stream hop alone (bench's Orleans floor) took p99 92–119 ms at 135 % CPU; with 16,
-    /// p99 22–50 ms at 107–116 % (README, Benchmark). Silos and clients must agree on the count.
-    /// </summary>
-    public const int StreamQueues = 16;
 
     /// <summary>
     /// Creates or migrates the schema before the silo lets any grain activate, and says whether

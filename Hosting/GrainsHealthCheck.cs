@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Orleans;
 
-namespace ChatGrains.Silo;
+namespace ChatGrains.Hosting;
 
 /// <summary>Healthy once a grain call reaches a silo and the store answers; used by silos and API hosts alike.</summary>
 public sealed class GrainsHealthCheck(IGrainFactory grains) : IHealthCheck
