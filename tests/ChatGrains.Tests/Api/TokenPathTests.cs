@@ -14,6 +14,7 @@ namespace ChatGrains.Tests.Api;
 /// The pieces of the token path on their own, without a cluster: the message fields typed on an
 /// event, the one rule that decides <c>reset</c>, and a feed's fan-out as its follower drives it.
 /// </summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class TokenPathTests
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);

@@ -8,6 +8,7 @@ namespace ChatGrains.Tests.Structure;
 /// The Api sees the grains only through their interfaces, and the silo only in the one file that
 /// co-hosts it: the project references say so (Api/Api.csproj); these check that they still do.
 /// </summary>
+[Trait("Category", TestCategory.Unit)]
 public sealed class ProjectLayoutTests
 {
     private static IReadOnlySet<string?> References(Assembly assembly) =>
