@@ -5,7 +5,7 @@ using ChatGrains.Tests.Generation.Fakes;
 namespace ChatGrains.Tests.Generation;
 
 /// <summary>The real service pointed at a fake OpenAI-compatible server (Generator:Provider=OpenAI).</summary>
-public sealed class OpenAiServiceFixture : ApiServerFixture
+public class OpenAiServiceFixture : ApiServerFixture
 {
     // Initialized before the base constructor starts the service with Settings.
     public FakeOpenAiServer Model { get; } = new() { TokenInterval = TimeSpan.FromMilliseconds(20) };

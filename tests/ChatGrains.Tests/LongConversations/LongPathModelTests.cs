@@ -1,23 +1,14 @@
 using ChatGrains.Tests.Api;
+using ChatGrains.Tests.Generation;
 using ChatGrains.Tests.Generation.Fakes;
 
 namespace ChatGrains.Tests.LongConversations;
 
 /// <summary>The service answering from a fake OpenAI-compatible server, holding only 2 messages in memory.</summary>
-public sealed class SmallWindowOpenAiFixture : ApiServerFixture
+public sealed class SmallWindowOpenAiFixture : OpenAiServiceFixture
 {
-    // Initialized before the base constructor starts the service with Settings.
-    public FakeOpenAiServer Model { get; } = new() { TokenInterval = TimeSpan.FromMilliseconds(5) };
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["Generator:Provider"] = "OpenAI",
-        ["Generator:Endpoint"] = Model.Endpoint,
-        ["Generator:Model"] = "gpt-fake",
-        ["Generator:ApiKey"] = "sk-e2e-secret-key-000",
-        ["Generator:SystemPrompt"] = "You are ChatGrains.",
-        ["Conversation:RecentMessages"] = "2",
-    };
+    protected override IDictionary<string, string?> Settings =>
+        new Dictionary<string, string?>(base.Settings) { ["Conversation:RecentMessages"] = "2" };
 }
 
 /// <summary>What the model is sent when the path it answers has left the grain's memory: exactly the path, read from the store.</summary>
