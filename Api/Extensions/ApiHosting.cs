@@ -175,9 +175,11 @@ public static class ApiHosting
         // JSON it polls alike.
         app.MapOrleansDashboard("/dashboard").RequireAuthorization(OperatorAccess.Policy).ExcludeFromDescription();
         // This host's feeds, for operators (and the cluster tests that check nothing leaks), and
-        // its managed heap, which the benchmark reads to work out the memory cost of a watcher.
+        // its managed heap, which the benchmark reads to work out the memory cost of a watcher,
+        // and the time this process has spent compiling code (a host is warm once that stops growing).
         app.MapGet("/health/feeds", (FeedMetrics m) => TypedResults.Ok(
-            new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff, GC.GetTotalMemory(false))))
+            new FeedCounters(m.Feeds, m.Watchers, m.Subscriptions, m.WatchersCutOff, GC.GetTotalMemory(false),
+                System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds)))
             .RequireAuthorization(OperatorAccess.Policy).WithTags("Operators").Refuses(401, 403);
         app.MapApiDescription();
         app.MapAuthApi();
@@ -189,5 +191,5 @@ public static class ApiHosting
         return app;
     }
 
-    public sealed record FeedCounters(int Feeds, int Watchers, int Subscriptions, long WatchersCutOff, long GcHeapBytes);
+    public sealed record FeedCounters(int Feeds, int Watchers, int Subscriptions, long WatchersCutOff, long GcHeapBytes, double JitMilliseconds);
 }

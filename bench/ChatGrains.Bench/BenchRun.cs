@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using ChatGrains.Bench.Load;
 using ChatGrains.Bench.Measure;
+using ChatGrains.Bench.Model;
 using ChatGrains.Bench.Report;
 using ChatGrains.Bench.Scenarios;
 using ChatGrains.Bench.Targets;
@@ -39,6 +40,26 @@ public static class BenchRun
         };
         if (s.SqliteSynchronous is { } synchronous) serverSettings["Storage:Sqlite:Synchronous"] = synchronous;
         Task<Target> ChatGrains() => ChatGrainsTarget.StartAsync(root, logs, serverSettings).ContinueWith(t => (Target)t.Result);
+        // The same server with replies from its OpenAI-compatible provider, streaming from a local fake model.
+        async Task<Target> ChatGrainsOnModel()
+        {
+            var model = await FakeModel.StartAsync(logs, s.TokensPerSecond);
+            try
+            {
+                var settings = new Dictionary<string, string>(serverSettings)
+                {
+                    ["Generator:Provider"] = "OpenAI",
+                    ["Generator:Endpoint"] = model.Endpoint,
+                    ["Generator:Model"] = "bench",
+                };
+                return await ChatGrainsTarget.StartAsync(root, logs, settings, model);
+            }
+            catch
+            {
+                await model.DisposeAsync();
+                throw;
+            }
+        }
         Task<Target> Baseline() => BaselineTarget.StartAsync(logs, s.HeartbeatInterval, s.DeltaInterval).ContinueWith(t => (Target)t.Result);
 
         var steps = new List<Step>();
@@ -60,13 +81,23 @@ public static class BenchRun
         {
             steps.Add(new Step($"fan-out {conversations}×{perConversation}", false, async t =>
             {
-                var f = await FanOutScenario.RunAsync(t, client, label, conversations, perConversation, s.TokensPerSecond, s.Warmup, s.Window,
+                var f = await FanOutScenario.RunAsync(t, client, label, conversations, perConversation, s.TokensPerSecond, s.Warmup, s.MaxWarmup, s.Window,
                     frameBytes.GetValueOrDefault((conversations, perConversation), 120), results.ViolationSamples);
                 if (t is ChatGrainsTarget && f.MeanFrameBytes > 0) frameBytes[(conversations, perConversation)] = (int)Math.Round(f.MeanFrameBytes);
                 results.FanOut.Add(f);
-                Log($"fan-out {f.Target} {conversations}×{perConversation}: {f.DeliveredPerSecond:N0} events/s, p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
+                Log($"fan-out {f.Target} {label} {conversations}×{perConversation}: warm in {f.WarmupSeconds:F0} s (JIT {f.WarmupJitSeconds:F1} s), {f.DeliveredPerSecond:N0} events/s ({f.EventsPerCpuSecond:N0} per CPU-second), p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
                     $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, violations {f.Violations}");
             }));
+        }
+        if (s.Runs("replies") && s.Replies > 0 && !s.Quick)
+        {
+            steps.Add(new Step($"fan-out {s.Replies}×1 (OpenAI provider)", true, async t =>
+            {
+                var f = await FanOutScenario.RunAsync(t, client, "replies-openai", s.Replies, 1, s.TokensPerSecond, s.Warmup, s.MaxWarmup, s.Window, 0, results.ViolationSamples);
+                results.FanOut.Add(f);
+                Log($"fan-out {f.Target} replies-openai {s.Replies}×1: warm in {f.WarmupSeconds:F0} s (JIT {f.WarmupJitSeconds:F1} s), {f.DeliveredPerSecond:N0} events/s, " +
+                    $"p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, server CPU {f.Cpu.Server:F0} %, violations {f.Violations}");
+            }, ChatGrainsOnModel));
         }
         if (s.Runs("storm"))
         {
@@ -89,7 +120,7 @@ public static class BenchRun
             // A fresh process for every measurement, so none inherits another's state or memory.
             foreach (var step in steps)
             {
-                await Run(results, step.Name, ChatGrains, [step]);
+                await Run(results, step.Name, step.Start ?? ChatGrains, [step]);
                 if (!step.ChatGrainsOnly) await Run(results, step.Name, Baseline, [step]);
             }
         }
@@ -168,7 +199,8 @@ public static class BenchRun
         return 0;
     }
 
-    private sealed record Step(string Name, bool ChatGrainsOnly, Func<Target, Task> Body);
+    /// <summary>A measurement; <see cref="Start"/> starts its ChatGrains server when it is not the default one.</summary>
+    private sealed record Step(string Name, bool ChatGrainsOnly, Func<Target, Task> Body, Func<Task<Target>>? Start = null);
 
     private static async Task Run(BenchResults results, string scenario, Func<Task<Target>> start, IReadOnlyList<Step> steps)
     {

@@ -27,10 +27,12 @@ public sealed record BenchSettings
     public int[] SweepWatchersPerConversation { get; init; } = [1, 10, 50, 100, 190];
     public int Replies { get; init; } = 1000;
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>The longest a fan-out waits for the server's JIT to settle (<see cref="Measure.WarmUp"/>); the quick run does not wait.</summary>
+    public TimeSpan MaxWarmup { get; init; } = TimeSpan.FromSeconds(150);
     public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(15);
 
     // Resume storm
-    public int StormConversations { get; init; } = 10;
+    public int StormConversations { get; init; } = 100;
     public int StormPerConversation { get; init; } = 100;
     public TimeSpan StormOutage { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -61,7 +63,8 @@ public sealed record BenchSettings
                 "--replies" when i + 1 < args.Length => settings with { Replies = int.Parse(args[++i]) },
                 "--window" when i + 1 < args.Length => settings with { Window = TimeSpan.FromSeconds(double.Parse(args[++i])) },
                 "--warmup" when i + 1 < args.Length => settings with { Warmup = TimeSpan.FromSeconds(double.Parse(args[++i])) },
-                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm,long] [--density N] [--sweep W1,W2,..] [--replies C] [--synchronous Full|Normal] [--warmup SECONDS] [--window SECONDS]"),
+                "--max-warmup" when i + 1 < args.Length => settings with { MaxWarmup = TimeSpan.FromSeconds(double.Parse(args[++i])) },
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--out DIR] [--no-build] [--only density,fanout,replies,storm,long] [--density N] [--sweep W1,W2,..] [--replies C] [--synchronous Full|Normal] [--warmup SECONDS] [--max-warmup SECONDS] [--window SECONDS]"),
             };
         }
         return settings;
@@ -77,6 +80,7 @@ public sealed record BenchSettings
         SweepWatchersPerConversation = [10],
         Replies = 0,
         Warmup = TimeSpan.FromSeconds(1.5),
+        MaxWarmup = TimeSpan.FromSeconds(1.5),
         Window = TimeSpan.FromSeconds(4),
         StormConversations = 4,
         StormPerConversation = 50,

@@ -25,7 +25,7 @@ public static class BaselineServer
         var topics = new Topics(heartbeat, interval);
         var app = builder.Build();
         app.MapGet("/health", () => "ok");
-        app.MapGet("/health/feeds", () => TypedResults.Ok(new Counters(topics.Watchers, GC.GetTotalMemory(false))));
+        app.MapGet("/health/feeds", () => TypedResults.Ok(new Counters(topics.Watchers, GC.GetTotalMemory(false), System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds)));
         app.MapPost("/bench/conversations", (int count) => TypedResults.Ok(topics.Create(count)));
         app.MapPost("/bench/publish", (int frameBytes) => topics.StartPublishing(frameBytes));
         app.MapPost("/bench/stop", () => topics.StopPublishing());
@@ -36,7 +36,7 @@ public static class BaselineServer
         return 0;
     }
 
-    private sealed record Counters(int Watchers, long GcHeapBytes);
+    private sealed record Counters(int Watchers, long GcHeapBytes, double JitMilliseconds);
 
     private sealed record Head(long LastEventId);
 }

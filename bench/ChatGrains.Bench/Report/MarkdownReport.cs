@@ -47,32 +47,31 @@ public static class MarkdownReport
         md.AppendLine();
         md.AppendLine("| target | measured | met |");
         md.AppendLine("| --- | --- | --- |");
+        foreach (var w in new[] { 100, 190 })
+        {
+            if (Comparison.Pairs(r).FirstOrDefault(p => p.ChatGrains.Label == "sweep" && p.ChatGrains.WatchersPerConversation == w) is not { ChatGrains: { } cg } pair) continue;
+            var ratio = cg.EventsPerCpuSecond / pair.Baseline.EventsPerCpuSecond;
+            md.AppendLine(I($"| fan-out {cg.Conversations}×{w}: events per server CPU-second ≥ 0.8× the baseline's | {cg.EventsPerCpuSecond:N0} vs {pair.Baseline.EventsPerCpuSecond:N0} ({ratio:F2}×); {cg.DeliveredPerSecond:N0} vs {pair.Baseline.DeliveredPerSecond:N0} events/s at {cg.Cpu.Server:F0} % vs {pair.Baseline.Cpu.Server:F0} % | {Mark(ratio >= 0.8)} |"));
+        }
+        if (r.FanOut.FirstOrDefault(f => f.Target == "ChatGrains" && f.Label == "replies") is { } replies && r.Floors.FirstOrDefault() is { } floor)
+        {
+            // The CPU allowance: the floor's, plus what the baseline spends fanning the same events out.
+            var fanOut = r.FanOut.FirstOrDefault(f => f.Target == "Baseline" && f.Label == "replies");
+            var allowance = floor.Cpu.Server + (fanOut?.Cpu.Server ?? double.NaN) + 15;
+            var met = replies.Latency.P99 <= 3 * floor.Latency.P99 && replies.Cpu.Server <= allowance;
+            md.AppendLine(I($"| {replies.Conversations:N0} replies × {replies.TokensPerSecond:0} tokens/s: p99 ≤ 3× the Orleans floor's, server CPU ≤ floor + baseline fan-out + 15 % | p99 {replies.Latency.P99:F1} ms vs floor {floor.Latency.P99:F1} ms ({replies.Latency.P99 / floor.Latency.P99:F1}×); CPU {replies.Cpu.Server:F0} % vs {floor.Cpu.Server:F0} + {fanOut?.Cpu.Server ?? double.NaN:F0} + 15 = {allowance:F0} % | {Mark(met)} |"));
+        }
         var cgD = r.Density.FirstOrDefault(d => d.Target == "ChatGrains");
         var blD = r.Density.FirstOrDefault(d => d.Target == "Baseline");
         if (cgD is not null && blD is not null)
         {
-            var ratio = cgD.RssPerWatcherKb / blD.RssPerWatcherKb;
-            md.AppendLine(I($"| hold 19,000 watchers on one API host at ≤ 1.2× the baseline's memory per watcher | {cgD.Held:N0} held; RSS {cgD.RssPerWatcherKb:F1} KB vs {blD.RssPerWatcherKb:F1} KB per watcher ({ratio:F2}×), GC heap {cgD.HeapPerWatcherKb:F1} KB vs {blD.HeapPerWatcherKb:F1} KB | {Mark(cgD.Held >= 19_000 && ratio <= 1.2)} |"));
-        }
-        if (r.FanOut.FirstOrDefault(f => f.Target == "ChatGrains" && f.Label == "replies") is { } replies)
-        {
-            var floor = r.Floors.FirstOrDefault() is { } f
-                ? I($"; the Orleans floor alone at this rate: p99 {f.Latency.P99:F1} ms at {f.Cpu.Server:F0} % CPU")
-                : "";
-            md.AppendLine(I($"| {replies.Conversations:N0} concurrent replies at {replies.TokensPerSecond:0} tokens/s, p99 ≤ 50 ms | p50 {replies.Latency.P50:F1} ms, p99 {replies.Latency.P99:F1} ms, {replies.DeliveredPerSecond:N0} events/s{floor} | {Mark(replies.Latency.P99 <= 50)} |"));
-        }
-        var pairs = Comparison.Pairs(r).Where(p => p.ChatGrains.Label == "sweep").ToList();
-        if (pairs.Count > 0)
-        {
-            var best = pairs.Where(p => p.ChatGrains.Latency.P99 <= 50).OrderByDescending(p => p.ChatGrains.DeliveredPerSecond).FirstOrDefault();
-            var text = best.ChatGrains is null
-                ? "no point with p99 ≤ 50 ms"
-                : I($"best at p99 ≤ 50 ms: {best.ChatGrains.DeliveredPerSecond:N0} events/s ({best.ChatGrains.Conversations}×{best.ChatGrains.WatchersPerConversation}, p99 {best.ChatGrains.Latency.P99:F1} ms), {100 * best.ChatGrains.DeliveredPerSecond / best.Baseline.DeliveredPerSecond:F0} % of the baseline's {best.Baseline.DeliveredPerSecond:N0}");
-            var met = best.ChatGrains is not null && best.ChatGrains.DeliveredPerSecond >= 100_000 && best.ChatGrains.DeliveredPerSecond >= 0.5 * best.Baseline.DeliveredPerSecond;
-            md.AppendLine(I($"| ≥ 100,000 delivered events/s at p99 ≤ 50 ms and ≥ 50 % of the baseline's throughput | {text} | {Mark(met)} |"));
+            var ratio = cgD.HeapPerWatcherKb / blD.HeapPerWatcherKb;
+            md.AppendLine(I($"| {cgD.Requested:N0} idle watchers at ≤ 1.3× the baseline's GC heap per watcher | {cgD.Held:N0} held; GC heap {cgD.HeapPerWatcherKb:F1} vs {blD.HeapPerWatcherKb:F1} KB per watcher ({ratio:F2}×); RSS {cgD.RssPerWatcherKb:F1} vs {blD.RssPerWatcherKb:F1} KB | {Mark(cgD.Held >= cgD.Requested && ratio <= 1.3)} |"));
         }
         if (r.ResumeStorms.FirstOrDefault() is { } storm)
-            md.AppendLine(I($"| resume storm of 1,000 watchers caught up in < 2 s | {storm.Watchers:N0} watchers all caught up in {storm.AllCaughtUpSeconds:F2} s | {Mark(storm.Watchers >= 1000 && storm.AllCaughtUpSeconds < 2 && storm.Violations == 0)} |"));
+            md.AppendLine(I($"| resume storm of 10,000 watchers, all caught up in < 2 s, nothing missing | {storm.Watchers:N0} watchers all caught up in {storm.AllCaughtUpSeconds:F2} s, {storm.NotCaughtUp} not caught up, {storm.Violations} lost or reordered | {Mark(storm.Watchers >= 10_000 && storm.AllCaughtUpSeconds < 2 && storm.NotCaughtUp == 0 && storm.Violations == 0)} |"));
+        md.AppendLine();
+        md.AppendLine("Every fan-out is measured warm: the window opens once the server's JIT has settled (under 2 % of a core for 4 s, see `WarmUp`); the fan-out table gives how long that took and the JIT's CPU-seconds meanwhile.");
         md.AppendLine();
     }
 
@@ -95,11 +94,12 @@ public static class MarkdownReport
         if (r.FanOut.Count == 0) return;
         md.AppendLine(I($"## Fan-out: conversations replying at {r.FanOut[0].TokensPerSecond:0} tokens/s (one delta per 50 ms), watchers on one host"));
         md.AppendLine();
-        md.AppendLine("| server | conversations × watchers | watchers | delivered events/s | p50 | p99 | p99.9 | max | server CPU | load-gen CPU | other CPU | bytes/event | lost/reordered |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| server | replies by | conversations × watchers | watchers | warm-up (JIT CPU) | delivered events/s | events per server CPU-second | p50 | p99 | p99.9 | max | server CPU | load-gen CPU | other CPU | bytes/event | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var f in r.FanOut)
         {
-            md.AppendLine(I($"| {f.Target} | {f.Conversations:N0} × {f.WatchersPerConversation:N0} | {f.Watchers:N0} | {f.DeliveredPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Client:F0} % | {f.Cpu.Other:F0} % | {f.MeanFrameBytes:F0} | {f.Violations} |"));
+            var by = f.Target == "Baseline" ? "timers" : f.Label == "replies-openai" ? "OpenAI provider" : "embedded";
+            md.AppendLine(I($"| {f.Target} | {by} | {f.Conversations:N0} × {f.WatchersPerConversation:N0} | {f.Watchers:N0} | {f.WarmupSeconds:F0} s ({f.WarmupJitSeconds:F1} s) | {f.DeliveredPerSecond:N0} | {f.EventsPerCpuSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Client:F0} % | {f.Cpu.Other:F0} % | {f.MeanFrameBytes:F0} | {f.Violations} |"));
         }
         md.AppendLine();
         md.AppendLine(I($"CPU is % of one core (the machine has 200 %). Other work on the machine took {r.FanOut.Min(f => f.Cpu.Other):F0}–{r.FanOut.Max(f => f.Cpu.Other):F0} % during these windows: where it is high, latencies are the machine's, not the servers'."));
@@ -145,11 +145,11 @@ public static class MarkdownReport
         if (pairs.Count == 0) return;
         md.AppendLine("## ChatGrains / baseline");
         md.AppendLine();
-        md.AppendLine("| conversations × watchers | throughput | p99 latency | server CPU |");
-        md.AppendLine("| --- | --- | --- | --- |");
+        md.AppendLine("| conversations × watchers | throughput | events per server CPU-second | p99 latency | server CPU |");
+        md.AppendLine("| --- | --- | --- | --- | --- |");
         foreach (var (cg, bl) in pairs)
         {
-            md.AppendLine(I($"| {cg.Conversations:N0} × {cg.WatchersPerConversation:N0} | {cg.DeliveredPerSecond / bl.DeliveredPerSecond:F2}× | {cg.Latency.P99 / bl.Latency.P99:F1}× | {cg.Cpu.Server / bl.Cpu.Server:F1}× |"));
+            md.AppendLine(I($"| {cg.Conversations:N0} × {cg.WatchersPerConversation:N0} | {cg.DeliveredPerSecond / bl.DeliveredPerSecond:F2}× | {cg.EventsPerCpuSecond / bl.EventsPerCpuSecond:F2}× | {cg.Latency.P99 / bl.Latency.P99:F1}× | {cg.Cpu.Server / bl.Cpu.Server:F1}× |"));
         }
         md.AppendLine();
     }

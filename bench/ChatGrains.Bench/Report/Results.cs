@@ -27,9 +27,13 @@ public sealed record DensityResult(
 
 public sealed record FanOutResult(
     string Target, string Label, int Conversations, int WatchersPerConversation, double TokensPerSecond,
-    double DeliveredPerSecond, Latency Latency, CpuUse Cpu, double MeanFrameBytes, long Violations, int FailedToConnect, long ServerClosed)
+    double DeliveredPerSecond, Latency Latency, CpuUse Cpu, double MeanFrameBytes, long Violations, int FailedToConnect, long ServerClosed,
+    double WarmupSeconds = 0, double WarmupJitSeconds = 0)
 {
     public int Watchers => Conversations * WatchersPerConversation;
+
+    /// <summary>Events delivered per second of server CPU (one core busy for one second).</summary>
+    public double EventsPerCpuSecond => Cpu.Server <= 0 ? double.NaN : DeliveredPerSecond / (Cpu.Server / 100);
 }
 
 public sealed record ResumeStormResult(

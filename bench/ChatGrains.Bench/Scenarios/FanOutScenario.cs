@@ -7,20 +7,20 @@ namespace ChatGrains.Bench.Scenarios;
 
 /// <summary>
 /// Fan-out: C conversations replying at once, W watchers on each. Over a measurement window
-/// after a warm-up: events delivered per second (all watchers), creation-to-receive latency of
+/// after a warm-up (until the server's JIT has settled, see <see cref="WarmUp"/>): events delivered per second (all watchers), creation-to-receive latency of
 /// every event, CPU of the server, of the load generator and of everything else on the machine.
 /// Afterwards every watcher must have every id up to its conversation's latest, in order.
 /// </summary>
 public static class FanOutScenario
 {
     public static async Task<FanOutResult> RunAsync(Target target, LoadClient client, string label, int conversations, int perConversation,
-        double tokensPerSecond, TimeSpan warmup, TimeSpan window, int frameBytes, List<string> violationSamples)
+        double tokensPerSecond, TimeSpan warmup, TimeSpan maxWarmup, TimeSpan window, int frameBytes, List<string> violationSamples)
     {
         var recording = new Recording();
         var ids = await target.CreateConversationsAsync(conversations);
         var fleet = await Fleet.ConnectAsync(target, client, ids, perConversation, recording);
         await target.StartRepliesAsync(ids, frameBytes);
-        await Task.Delay(warmup);
+        var (warmedIn, jit) = await WarmUp.UntilJitSettlesAsync(target, warmup, maxWarmup);
 
         var before = CpuReading.Take(target.ProcessId);
         recording.Open();
@@ -38,6 +38,7 @@ public static class FanOutScenario
         violationSamples.AddRange(recording.Violations.Select(v => $"{target.Name} {label}: {v}"));
         return new FanOutResult(target.Name, label, conversations, perConversation, tokensPerSecond,
             events / (after.At - before.At).TotalSeconds, Latency.From(recording.Latency), CpuReading.Between(before, after),
-            events == 0 ? 0 : (double)bytes / events, recording.ViolationCount, fleet.FailedToConnect, serverClosed);
+            events == 0 ? 0 : (double)bytes / events, recording.ViolationCount, fleet.FailedToConnect, serverClosed,
+            warmedIn.TotalSeconds, jit / 1000);
     }
 }

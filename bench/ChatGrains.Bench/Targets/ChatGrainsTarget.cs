@@ -21,6 +21,7 @@ public sealed class ChatGrainsTarget : Target
     private IReadOnlyList<string> _replying = [];
     private int[] _prompts = [];
     private volatile bool _running;
+    private IAsyncDisposable? _companion;
 
     private ChatGrainsTarget(System.Diagnostics.Process process, Uri baseAddress, string logFile, string dataDirectory, string token, string operatorKey)
         : base("ChatGrains", process, baseAddress, logFile)
@@ -31,7 +32,9 @@ public sealed class ChatGrainsTarget : Target
         Control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
     }
 
-    public static async Task<ChatGrainsTarget> StartAsync(string repositoryRoot, string logDirectory, IDictionary<string, string> settings)
+    /// <summary><paramref name="companion"/>: a process the server depends on (the fake model), stopped with it.</summary>
+    public static async Task<ChatGrainsTarget> StartAsync(string repositoryRoot, string logDirectory, IDictionary<string, string> settings,
+        IAsyncDisposable? companion = null)
     {
         var data = Directory.CreateTempSubdirectory("chatgrains-bench-").FullName;
         var log = Path.Combine(logDirectory, $"chatgrains-{DateTime.UtcNow:HHmmss}-{Guid.NewGuid().ToString("N")[..6]}.log");
@@ -59,7 +62,10 @@ public sealed class ChatGrainsTarget : Target
         var signIn = await http.PostAsJsonAsync("/api/auth/guest", new { name = "bench" });
         signIn.EnsureSuccessStatusCode();
         using var json = JsonDocument.Parse(await signIn.Content.ReadAsStringAsync());
-        return new ChatGrainsTarget(process, baseAddress, log, data, json.RootElement.GetProperty("token").GetString()!, all["Operators:Key"]);
+        return new ChatGrainsTarget(process, baseAddress, log, data, json.RootElement.GetProperty("token").GetString()!, all["Operators:Key"])
+        {
+            _companion = companion,
+        };
     }
 
     public override async Task<IReadOnlyList<string>> CreateConversationsAsync(int count)
@@ -136,6 +142,7 @@ public sealed class ChatGrainsTarget : Target
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        if (_companion is not null) await _companion.DisposeAsync();
         try { Directory.Delete(_dataDirectory, recursive: true); } catch (IOException) { }
     }
 }

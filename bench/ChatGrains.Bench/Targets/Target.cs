@@ -60,6 +60,17 @@ public abstract class Target : IAsyncDisposable
         return new ServerMemory(ProcessStats.RssBytes(ProcessId.ToString(CultureInfo.InvariantCulture)), json.RootElement.GetProperty("gcHeapBytes").GetInt64());
     }
 
+    /// <summary>How long the server has spent compiling code, in milliseconds (its JIT's own count).</summary>
+    public async Task<double> JitMillisecondsAsync()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health/feeds");
+        AuthorizeAsOperator(request);
+        using var response = await Control.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("jitMilliseconds").GetDouble();
+    }
+
     /// <summary>Adds what the server's operator routes (<c>/health/feeds</c>) require, if anything.</summary>
     protected virtual void AuthorizeAsOperator(HttpRequestMessage request) { }
 
@@ -82,7 +93,7 @@ public abstract class Target : IAsyncDisposable
     }
 
     /// <summary>Starts <c>dotnet &lt;dll&gt; args</c> with its output in a log file and waits until /health answers.</summary>
-    protected static async Task<(Process Process, Uri BaseAddress)> LaunchAsync(string dll, IEnumerable<string> args, string workingDirectory, string logFile,
+    internal static async Task<(Process Process, Uri BaseAddress)> LaunchAsync(string dll, IEnumerable<string> args, string workingDirectory, string logFile,
         IDictionary<string, string>? environment = null)
     {
         var port = FreePort();
