@@ -24,9 +24,10 @@ public interface IUserGrain : IGrainWithStringKey, IEventLog
 
     /// <summary>
     /// "Conversation X changed for you." One-way: a conversation never waits for its members'
-    /// grains. <paramref name="removal"/> is the reason when the user left or lost it.
+    /// grains. <paramref name="removal"/> is the reason when the user left or lost it. Interleaves:
+    /// the grain only notes the hint, and reads what changed in turn with its other work.
     /// </summary>
-    [OneWay]
+    [OneWay, AlwaysInterleave]
     Task ConversationChangedAsync(string conversationId, ConversationChangeKind kind, string? removal = null);
 
     /// <summary>

@@ -28,6 +28,9 @@ public sealed partial class UserGrain(
     private long _lastEventId;
     private long _firstStoredEventId;
     private IGrainTimer? _flushTimer;
+    // Conversations hinted since the drain last ran, with a removal's reason.
+    private readonly Dictionary<string, string?> _hinted = new(StringComparer.Ordinal);
+    private IGrainTimer? _hintDrain;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -50,8 +53,50 @@ public sealed partial class UserGrain(
         await RefreshAsync(conversationId, null);
     }
 
-    public Task ConversationChangedAsync(string conversationId, ConversationChangeKind kind, string? removal) =>
-        RefreshAsync(conversationId, kind == ConversationChangeKind.Removed ? removal : null);
+    /// <summary>
+    /// Notes the hint and returns at once (it interleaves: it only writes down which conversation
+    /// to read); one drain, a grain timer that runs in turn with the list's other work, reads every
+    /// conversation hinted so far and commits what changed in one commit. A user with many busy
+    /// conversations sends a hint per prompt, reply and completion in each: handled one by one, each
+    /// with its own store read and commit, they queued up faster than they were served, and the
+    /// queue made every message to the grain slower.
+    /// </summary>
+    public Task ConversationChangedAsync(string conversationId, ConversationChangeKind kind, string? removal)
+    {
+        var reason = kind == ConversationChangeKind.Removed ? removal : null;
+        // A removal's reason is kept over a later hint's none: the store says the same either way.
+        if (!_hinted.TryGetValue(conversationId, out var held) || held is null) _hinted[conversationId] = reason;
+        _hintDrain ??= this.RegisterGrainTimer(DrainHintsAsync, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+        return Task.CompletedTask;
+    }
+
+    private async Task DrainHintsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (_hinted.Count > 0)
+            {
+                var hinted = _hinted.ToList();
+                _hinted.Clear();
+                var changes = new List<UserChange>();
+                foreach (var (conversationId, removal) in hinted)
+                {
+                    var truth = await store.FindAsync(Id, conversationId);
+                    _list.Observe(conversationId, truth.Item, removal ?? Why(truth), clock.GetUtcNow(), changes);
+                }
+                await CommitAndPublishAsync(changes);
+            }
+        }
+        catch (Exception ex)
+        {
+            LogReconcileFailed(ex, Id); // the next reconcile reads the whole list again
+        }
+        finally
+        {
+            _hintDrain?.Dispose();
+            _hintDrain = null;
+        }
+    }
 
     public async Task<EventPage> ReadEventsAsync(long afterId, int max)
     {
