@@ -9,7 +9,9 @@ namespace ChatGrains.Bench.Measure;
 /// (tiered compilation with dynamic PGO); under the fan-out's load ChatGrains spends about 40
 /// CPU-seconds of its first minute and a half doing that, and a window measured during it
 /// measures the compiler. Warm means: at least <c>minimum</c> has passed, and the JIT took under
-/// 2 % of one core over each of the last two 2-second samples. Gives up at <c>maximum</c>.
+/// 2 % of one core over each of the last two 2-second samples. Gives up at <c>maximum</c>. A
+/// saturated server starves the JIT's background thread, so a quiet JIT is only believed after
+/// the minimum (the full run's is 30 s).
 /// </summary>
 public static class WarmUp
 {
