@@ -33,6 +33,12 @@ public static class ApiHosting
         // ASP.NET Core docs advise for SignalR's query tokens. Set in code, after configuration,
         // so no log level setting brings them back.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        // When a host's streams all drop at once (a network blip, a proxy restart), every client
+        // reconnects in the same second. Kestrel's default listen backlog of 512 then overflows and
+        // the kernel drops the extra SYNs, which clients resend after 1, 3, 7, 15 and 31 s: the
+        // 10,000-watcher resume storm took 30 s for its last watchers. The kernel caps this at
+        // net.core.somaxconn (4096 on current kernels).
+        builder.WebHost.UseSockets(o => o.Backlog = config.GetValue("Server:ListenBacklog", 4096));
         if (cluster.IsCluster)
         {
             // A client may land on any host: every host must sign and check with the same key.
