@@ -75,13 +75,20 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
 
         // Large prompts fill the stalled connection's socket, then its queue of 256 frames (each
         // exchange is four events); the reading watcher's queue never holds more than a burst.
+        // The reading watcher reads along while the prompts go in, as a client does (a watcher
+        // that read nothing until the last post could itself fall 256 frames behind on a busy machine).
         var big = new string('x', 30_000);
-        var replies = new List<string>();
-        for (var i = 0; i < 80; i++)
-            replies.Add((await ada.PostAcceptedAsync(id, $"{i} {big}")).GetProperty("assistantMessageId").GetString()!);
-
-        foreach (var reply in replies)
-            await fast.ReadUntilAsync(e => e.Type == "message.completed" && e.MessageId == reply, TimeSpan.FromSeconds(30));
+        var posting = Task.Run(async () =>
+        {
+            var ids = new List<string>();
+            for (var i = 0; i < 80; i++)
+                ids.Add((await ada.PostAcceptedAsync(id, $"{i} {big}")).GetProperty("assistantMessageId").GetString()!);
+            return ids;
+        });
+        var completions = 0;
+        await fast.ReadUntilAsync(e => e.Type == "message.completed" && ++completions == 80, TimeSpan.FromSeconds(30));
+        var replies = await posting;
+        Assert.Equal(replies.Order(), fast.Events.Where(e => e.Type == "message.completed").Select(e => e.MessageId!).Order());
         Assert.Equal(Enumerable.Range(1, fast.Events.Count).Select(i => (long?)i), fast.Events.Select(e => e.Id));
 
         // The stalled watcher was disconnected: reading what reached its socket ends at the cut.
