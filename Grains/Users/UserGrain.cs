@@ -79,11 +79,7 @@ public sealed partial class UserGrain(
                 var hinted = _hinted.ToList();
                 _hinted.Clear();
                 var changes = new List<UserChange>();
-                foreach (var (conversationId, removal) in hinted)
-                {
-                    var truth = await store.FindAsync(Id, conversationId);
-                    _list.Observe(conversationId, truth.Item, removal ?? Why(truth), clock.GetUtcNow(), changes);
-                }
+                foreach (var (conversationId, removal) in hinted) await ObserveAsync(conversationId, removal, changes);
                 await CommitAndPublishAsync(changes);
             }
         }
@@ -137,10 +133,16 @@ public sealed partial class UserGrain(
     /// <summary>Reads one conversation's truth and sends what changed.</summary>
     private async Task RefreshAsync(string conversationId, string? removal)
     {
-        var truth = await store.FindAsync(Id, conversationId);
         var changes = new List<UserChange>();
-        _list.Observe(conversationId, truth.Item, removal ?? Why(truth), clock.GetUtcNow(), changes);
+        await ObserveAsync(conversationId, removal, changes);
         await CommitAndPublishAsync(changes);
+    }
+
+    /// <summary>Reads one conversation's truth and adds what changed for this user to <paramref name="changes"/>.</summary>
+    private async Task ObserveAsync(string conversationId, string? removal, List<UserChange> changes)
+    {
+        var truth = await store.FindAsync(Id, conversationId);
+        _list.Observe(conversationId, truth.Item, removal ?? Why(truth), clock.GetUtcNow(), changes);
     }
 
     /// <summary>Compares the whole list with the store and sends what brings the stream to it; returns the truth.</summary>
@@ -148,11 +150,7 @@ public sealed partial class UserGrain(
     {
         var truth = await store.ListAsync(Id);
         var changes = new List<UserChange>();
-        foreach (var gone in _list.Reconcile(truth, clock.GetUtcNow(), changes))
-        {
-            var found = await store.FindAsync(Id, gone);
-            _list.Observe(gone, found.Item, Why(found), clock.GetUtcNow(), changes);
-        }
+        foreach (var gone in _list.Reconcile(truth, clock.GetUtcNow(), changes)) await ObserveAsync(gone, null, changes);
         await CommitAndPublishAsync(changes);
         return truth;
     }

@@ -85,8 +85,7 @@ public static class BenchRun
                     frameBytes.GetValueOrDefault((conversations, perConversation), 120), results.ViolationSamples);
                 if (t is ChatGrainsTarget && f.MeanFrameBytes > 0) frameBytes[(conversations, perConversation)] = (int)Math.Round(f.MeanFrameBytes);
                 results.FanOut.Add(f);
-                Log($"fan-out {f.Target} {label} {conversations}×{perConversation}: warm in {f.WarmupSeconds:F0} s (JIT {f.WarmupJitSeconds:F1} s), {f.DeliveredPerSecond:N0} events/s ({f.EventsPerCpuSecond:N0} per CPU-second), p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
-                    $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, violations {f.Violations}");
+                LogFanOut(f);
             }));
         }
         if (s.Runs("replies") && s.Replies > 0 && !s.Quick)
@@ -95,8 +94,7 @@ public static class BenchRun
             {
                 var f = await FanOutScenario.RunAsync(t, client, "replies-openai", s.Replies, 1, s.TokensPerSecond, s.Warmup, s.MaxWarmup, s.Window, 0, results.ViolationSamples);
                 results.FanOut.Add(f);
-                Log($"fan-out {f.Target} replies-openai {s.Replies}×1: warm in {f.WarmupSeconds:F0} s (JIT {f.WarmupJitSeconds:F1} s), {f.DeliveredPerSecond:N0} events/s, " +
-                    $"p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, server CPU {f.Cpu.Server:F0} %, violations {f.Violations}");
+                LogFanOut(f);
             }, ChatGrainsOnModel));
         }
         if (s.Runs("storm"))
@@ -254,6 +252,11 @@ public static class BenchRun
         }
         throw new InvalidOperationException("Run the benchmark from the repository (ChatGrains.sln not found).");
     }
+
+    private static void LogFanOut(FanOutResult f) =>
+        Log($"fan-out {f.Target} {f.Label} {f.Conversations}×{f.WatchersPerConversation}: warm in {f.WarmupSeconds:F0} s (JIT {f.WarmupJitSeconds:F1} s), " +
+            $"{f.DeliveredPerSecond:N0} events/s ({f.EventsPerCpuSecond:N0} per CPU-second), p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
+            $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, violations {f.Violations}");
 
     private static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

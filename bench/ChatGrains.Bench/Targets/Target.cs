@@ -52,23 +52,22 @@ public abstract class Target : IAsyncDisposable
     public async Task<ServerMemory> MemoryAsync(bool collect)
     {
         if (collect) await GcTrigger.CollectAsync(ProcessId);
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/health/feeds");
-        AuthorizeAsOperator(request);
-        using var response = await Control.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return new ServerMemory(ProcessStats.RssBytes(ProcessId.ToString(CultureInfo.InvariantCulture)), json.RootElement.GetProperty("gcHeapBytes").GetInt64());
+        var counters = await FeedCountersAsync();
+        return new ServerMemory(ProcessStats.RssBytes(ProcessId.ToString(CultureInfo.InvariantCulture)), counters.GetProperty("gcHeapBytes").GetInt64());
     }
 
     /// <summary>How long the server has spent compiling code, in milliseconds (its JIT's own count).</summary>
-    public async Task<double> JitMillisecondsAsync()
+    public async Task<double> JitMillisecondsAsync() => (await FeedCountersAsync()).GetProperty("jitMilliseconds").GetDouble();
+
+    /// <summary>The server's operator counters (<c>/health/feeds</c>): both servers report the managed heap and the JIT's time.</summary>
+    private async Task<JsonElement> FeedCountersAsync()
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/health/feeds");
         AuthorizeAsOperator(request);
         using var response = await Control.SendAsync(request);
         response.EnsureSuccessStatusCode();
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return json.RootElement.GetProperty("jitMilliseconds").GetDouble();
+        return json.RootElement.Clone();
     }
 
     /// <summary>Adds what the server's operator routes (<c>/health/feeds</c>) require, if anything.</summary>

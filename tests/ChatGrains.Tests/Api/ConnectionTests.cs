@@ -14,6 +14,7 @@ public sealed class FastHeartbeatFixture : ApiServerFixture
         ["Feeds:HeartbeatInterval"] = "00:00:00.400",
         ["Feeds:WatcherBuffer"] = "256",
         ["Generator:TokensPerSecond"] = "0",
+        ["Server:ListenBacklog"] = "3000",
     };
 
     /// <summary>
@@ -59,6 +60,11 @@ public sealed class ConnectionTests(FastHeartbeatFixture fixture) : IClassFixtur
         // Configured at 400 ms; allow for scheduling on a busy 2-core machine.
         Assert.All(gaps, g => Assert.True(g < TimeSpan.FromSeconds(2), $"a heartbeat came {g.TotalMilliseconds} ms after the previous"));
     }
+
+    /// <summary>A reconnect storm needs more than Kestrel's default 512 waiting connections (README: Server:ListenBacklog).</summary>
+    [Fact]
+    public void Kestrel_listens_with_the_configured_backlog() =>
+        Assert.Equal(3000, _server.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SocketTransportOptions>>().Value.Backlog);
 
     [Fact]
     public async Task A_watcher_that_stops_reading_is_cut_off_without_holding_up_the_others()
