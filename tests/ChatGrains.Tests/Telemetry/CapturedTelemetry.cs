@@ -2,6 +2,7 @@ using System.Collections;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -11,7 +12,8 @@ namespace ChatGrains.Tests.Telemetry;
 /// What a host exported, through OpenTelemetry's in-memory exporters added beside its own
 /// configuration. Activity sources and meters are process-wide, so spans and measurements of
 /// other services running in the same test process land here too: filter by trace, and read
-/// counters as at least.
+/// counters as at least. Metrics are collected only by <see cref="Points"/> and
+/// <see cref="Instruments"/>, one collection at a time.
 /// </summary>
 public sealed class CapturedTelemetry
 {
@@ -21,7 +23,11 @@ public sealed class CapturedTelemetry
     public void AddTo(IServiceCollection services)
     {
         services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(Spans));
-        services.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(Metrics, o => o.TemporalityPreference = MetricReaderTemporalityPreference.Cumulative));
+        // A reader that collects only when a test asks (ForceFlush), never on a timer of its own:
+        // with AddInMemoryExporter's periodic reader, an export already under way when a test
+        // cleared the list joined that test's flush, and the test saw only the tail of a batch.
+        services.ConfigureOpenTelemetryMeterProvider(m => m.AddReader(
+            new BaseExportingMetricReader(new InMemoryExporter<Metric>(Metrics)) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative }));
     }
 
     /// <summary>The spans of one trace, as they are now.</summary>
@@ -30,20 +36,26 @@ public sealed class CapturedTelemetry
     /// <summary>Collects every instrument now and returns the points of the one named.</summary>
     public IReadOnlyList<MetricPoint> Points(IServiceProvider services, string name)
     {
-        Metrics.Clear();
-        services.GetRequiredService<MeterProvider>().ForceFlush();
         var points = new List<MetricPoint>();
-        foreach (var metric in Metrics.Snapshot().Where(m => m.Name == name))
+        foreach (var metric in Collect(services).Where(m => m.Name == name))
             foreach (ref readonly var point in metric.GetMetricPoints()) points.Add(point);
         return points;
     }
 
     /// <summary>The names of the instruments of <paramref name="meter"/> collected now.</summary>
-    public IReadOnlyList<string> Instruments(IServiceProvider services, string meter)
+    public IReadOnlyList<string> Instruments(IServiceProvider services, string meter) =>
+        Collect(services).Where(m => m.MeterName == meter).Select(m => m.Name).Distinct().ToList();
+
+    private readonly Lock _collecting = new();
+
+    private Metric[] Collect(IServiceProvider services)
     {
-        Metrics.Clear();
-        services.GetRequiredService<MeterProvider>().ForceFlush();
-        return Metrics.Snapshot().Where(m => m.MeterName == meter).Select(m => m.Name).Distinct().ToList();
+        lock (_collecting)
+        {
+            Metrics.Clear();
+            services.GetRequiredService<MeterProvider>().ForceFlush();
+            return Metrics.Snapshot();
+        }
     }
 }
 

@@ -31,6 +31,7 @@ public sealed class TelemetryFixture : ApiServerFixture
 /// model request to the stream that delivered the reply; the meters report what happened.
 /// </summary>
 [Trait("Category", TestCategory.Api)]
+[Collection(TelemetryCollection.Name)]
 public sealed class TelemetryTests(TelemetryFixture fixture) : IClassFixture<TelemetryFixture>
 {
     private readonly ApiServer _server = fixture.Server;
@@ -112,4 +113,17 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IClassFixture<Tel
         s.Kind == ActivityKind.Client && (s.GetTagItem("url.full") as string)?.Contains("/v1/chat/completions") == true;
 
     private static long Sum(IEnumerable<OpenTelemetry.Metrics.MetricPoint> points) => points.Sum(p => p.GetSumLong());
+}
+
+/// <summary>
+/// Run alone. ASP.NET Core's meters are made per host by its IMeterFactory but carry one name,
+/// and OpenTelemetry's providers listen by name: another test's host stopping while these run
+/// disposes its "Microsoft.AspNetCore.Hosting" instruments, and the provider here then drops
+/// the metric they shared with this host's (seen in CI as http.server.request.duration missing).
+/// One host per process, as in production, has no such neighbour.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TelemetryCollection
+{
+    public const string Name = "Telemetry, alone in the process";
 }
