@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using ChatGrains.Api.Feeds;
 using ChatGrains.Api.Presence;
 using ChatGrains.Api.Telemetry;
@@ -67,36 +68,10 @@ public sealed class EventStreamResult : IResult
         await body.FlushAsync(cancellation);
         if (reader is null) return;
 
-        var metrics = services.GetRequiredService<FeedMetrics>();
-        WatcherPresence? presence = null;
-        var counted = false;
-        var replySpan = new SseReplySpan();
+        var writer = new ConnectionWriter(body, services, _source!, http.User, watch: _endAfterMessageId is null);
         try
         {
-            await foreach (var batch in reader.ReadAsync(cancellation))
-            {
-                // Replayed (a stream that ended with reset never counted): a watch stream counts its
-                // caller online from here. A POST's stream does not, and writes no presence or typing.
-                if (batch.Live && !counted && _endAfterMessageId is null)
-                {
-                    presence = services.GetRequiredService<PresenceReporter>().Watch(_source!, http.User);
-                    counted = true;
-                }
-                foreach (var frame in batch.Frames)
-                {
-                    if (frame.IsEphemeral)
-                    {
-                        if (presence?.Admits(frame) == true) body.Write(frame.Bytes);
-                        continue;
-                    }
-                    replySpan.Writing(frame);
-                    body.Write(frame.Bytes);
-                    if (frame.DeltaSentAtTicks != 0) metrics.DeltaWritten(frame.DeltaSentAtTicks);
-                }
-                await body.FlushAsync(cancellation);
-                replySpan.Flushed();
-                reader.Written();
-            }
+            await reader.CopyToAsync(writer, cancellation);
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
@@ -104,8 +79,49 @@ public sealed class EventStreamResult : IResult
         }
         finally
         {
-            replySpan.End();
-            presence?.Dispose();
+            writer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Writes one connection's frames to its response body, with what goes along: a watch stream
+    /// counts its caller online once live, and only it gets presence and typing; a reply's span
+    /// and each delta's latency are recorded as they are written.
+    /// </summary>
+    private sealed class ConnectionWriter(PipeWriter body, IServiceProvider services, FeedSource source, System.Security.Claims.ClaimsPrincipal user, bool watch)
+        : IFrameWriter, IDisposable
+    {
+        private readonly FeedMetrics _metrics = services.GetRequiredService<FeedMetrics>();
+        private readonly SseReplySpan _replySpan = new();
+        private WatcherPresence? _presence;
+
+        public void Live()
+        {
+            // Replayed (a stream that ended with reset never counted): a watch stream counts its
+            // caller online from here. A POST's stream does not, and writes no presence or typing.
+            if (watch) _presence ??= services.GetRequiredService<PresenceReporter>().Watch(source, user);
+        }
+
+        public void Write(Frame frame)
+        {
+            if (frame.IsEphemeral)
+            {
+                if (_presence?.Admits(frame) == true) body.Write(frame.Bytes);
+                return;
+            }
+            _replySpan.Writing(frame);
+            body.Write(frame.Bytes);
+            if (frame.DeltaSentAtTicks != 0) _metrics.DeltaWritten(frame.DeltaSentAtTicks);
+        }
+
+        public ValueTask<FlushResult> FlushAsync(CancellationToken cancellation) => body.FlushAsync(cancellation);
+
+        public void Flushed() => _replySpan.Flushed();
+
+        public void Dispose()
+        {
+            _replySpan.End();
+            _presence?.Dispose();
         }
     }
 }

@@ -1,16 +1,30 @@
-using System.Runtime.CompilerServices;
+using System.IO.Pipelines;
 using ChatGrains.Api.EventStream;
 
 namespace ChatGrains.Api.Feeds;
 
-/// <summary>What to write to a connection next, then flush; <see cref="Live"/> once the replay from the resume point is done.</summary>
-public readonly record struct FrameBatch(IReadOnlyList<Frame> Frames, bool Live);
+/// <summary>
+/// Where a <see cref="FeedReader"/> puts a connection's frames: it writes them as they come and
+/// flushes when told. It decides nothing about order, gaps or <c>reset</c>.
+/// </summary>
+public interface IFrameWriter
+{
+    /// <summary>The replay from the resume point is written: from here on the stream is live.</summary>
+    void Live();
+
+    void Write(Frame frame);
+
+    ValueTask<FlushResult> FlushAsync(CancellationToken cancellation);
+
+    /// <summary>What was written is flushed to the connection.</summary>
+    void Flushed();
+}
 
 /// <summary>
 /// One connection's reading of a log (opened by <see cref="FeedHub.OpenAsync"/>): first what
 /// its client missed since its resume point (from the host's feed, or read from the grain),
 /// then live events from the feed's watcher queue, each id exactly once and in order, until the
-/// stream's end. The batches it yields are final: the writer writes them as they are.
+/// stream's end, handed to the connection's <see cref="IFrameWriter"/>.
 /// A stream ends after its viewer's own <c>member.left</c>, after <c>conversation.deleted</c>, when
 /// the log turns out to be gone, after a <c>reset</c>, and — for a POST's stream — after its
 /// reply's <c>message.completed</c> (unless the deletion cancelled it: then after the deletion).
@@ -29,8 +43,6 @@ public sealed class FeedReader : IDisposable
     private readonly string? _endAfterReplyId;
     private readonly long _backfillTo;
     private long _position;
-    private bool _live;
-    private bool _ended;
 
     /// <summary>A stream that only tells its client to reload its snapshot.</summary>
     internal FeedReader(Frame reset) => _reset = reset;
@@ -46,24 +58,23 @@ public sealed class FeedReader : IDisposable
         (_position, _backfillTo) = (attachment.Position, attachment.BackfillTo);
     }
 
-    /// <summary>The batches to write, in order; the sequence ends with the stream.</summary>
-    public async IAsyncEnumerable<FrameBatch> ReadAsync([EnumeratorCancellation] CancellationToken cancellation)
+    /// <summary>
+    /// Hands the stream to <paramref name="writer"/> until it ends. One loop per connection: each
+    /// wake-up writes everything queued, then flushes once, so the cost is per flush, not per event.
+    /// </summary>
+    public async Task CopyToAsync(IFrameWriter writer, CancellationToken cancellation)
     {
         if (_reset is not null)
         {
-            yield return new FrameBatch([_reset], false);
-            yield break;
+            writer.Write(_reset);
+            await FlushAsync(writer, cancellation);
+            return;
         }
-        if (_backfillTo > _position)
-        {
-            await foreach (var batch in ReplayAsync(_backfillTo, cancellation)) yield return batch;
-            if (_ended) yield break;
-        }
-        _live = true;
+        if (_backfillTo > _position && !await ReplayAsync(_backfillTo, writer, cancellation)) return;
+        writer.Live();
         var frames = _watcher!.Frames;
         while (true)
         {
-            var batch = new List<Frame>();
             while (frames.TryRead(out var frame))
             {
                 if (!frame.IsEphemeral && frame.Id != 0)
@@ -71,40 +82,40 @@ public sealed class FeedReader : IDisposable
                     if (frame.Id <= _position) continue; // already sent by the replay
                     if (frame.Id > _position + 1)
                     {
-                        if (batch.Count > 0) yield return new FrameBatch(batch, true);
-                        batch = [];
-                        await foreach (var replayed in ReplayAsync(frame.Id - 1, cancellation)) yield return replayed;
-                        if (_ended) yield break;
+                        if (!await ReplayAsync(frame.Id - 1, writer, cancellation)) return;
                         if (frame.Id <= _position) continue;
                     }
                     _position = frame.Id;
                 }
-                batch.Add(frame);
+                writer.Write(frame);
                 if (!frame.IsEphemeral && Ends(frame))
                 {
-                    yield return new FrameBatch(batch, true);
-                    yield break;
+                    await FlushAsync(writer, cancellation);
+                    return;
                 }
             }
-            // Everything queued is written, then flushed once: the cost is per flush, not per event.
-            yield return new FrameBatch(batch, true);
-            if (!await frames.WaitToReadAsync(cancellation)) yield break;
+            await FlushAsync(writer, cancellation);
+            if (!await frames.WaitToReadAsync(cancellation)) return;
         }
     }
 
-    /// <summary>The writer flushed what it was given (heartbeats are timed from here).</summary>
-    public void Written() => _watcher?.MarkWritten();
+    private async ValueTask FlushAsync(IFrameWriter writer, CancellationToken cancellation)
+    {
+        await writer.FlushAsync(cancellation);
+        writer.Flushed();
+        _watcher?.MarkWritten(); // heartbeats are timed from here
+    }
 
     private bool Ends(Frame frame) =>
         frame.EndsStreamOf(_viewerId)
         || (_endAfterReplyId is not null && frame.CompletedMessageId == _endAfterReplyId && !frame.CompletedByDelete);
 
     /// <summary>
-    /// The events after the current position up to <paramref name="upTo"/>, read from the grain,
-    /// a batch per page. Sets <see cref="_ended"/> when the stream has ended: its reply completed,
-    /// it had to be reset, or the log is gone (then the last events the grain still had come first).
+    /// Writes the events after the current position up to <paramref name="upTo"/>, read from the
+    /// grain, flushing each page. False when the stream has ended: its reply completed, it had
+    /// to be reset, or the log is gone (then the last events the grain still had come first).
     /// </summary>
-    private async IAsyncEnumerable<FrameBatch> ReplayAsync(long upTo, [EnumeratorCancellation] CancellationToken cancellation)
+    private async Task<bool> ReplayAsync(long upTo, IFrameWriter writer, CancellationToken cancellation)
     {
         while (_position < upTo)
         {
@@ -113,38 +124,39 @@ public sealed class FeedReader : IDisposable
             {
                 // The store or the cluster is away: the client keeps its stream, with a
                 // keep-alive each second, until the read succeeds or the client leaves.
-                yield return new FrameBatch([Frame.Heartbeat], _live);
+                writer.Write(Frame.Heartbeat);
+                await FlushAsync(writer, cancellation);
                 await Task.Delay(ReadRetryDelay, cancellation);
                 continue;
             }
             if (page.Gone)
             {
-                _ended = true;
-                yield return new FrameBatch(page.Events.Where(e => e.Id > _position).Select(e => Frame.From(e)).ToList(), _live);
-                yield break;
+                foreach (var e in page.Events)
+                    if (e.Id > _position) writer.Write(Frame.From(e));
+                await FlushAsync(writer, cancellation);
+                return false;
             }
             if (ResetRule.ResetFor(_position, page) is { } reset)
             {
-                _ended = true;
-                yield return new FrameBatch([reset], _live);
-                yield break;
+                writer.Write(reset);
+                await FlushAsync(writer, cancellation);
+                return false;
             }
-            if (page.Events.Count == 0) yield break;
-            var batch = new List<Frame>(page.Events.Count);
+            if (page.Events.Count == 0) return true;
             foreach (var e in page.Events)
             {
                 var frame = Frame.From(e);
                 _position = e.Id;
-                batch.Add(frame);
+                writer.Write(frame);
                 if (Ends(frame))
                 {
-                    _ended = true;
-                    break;
+                    await FlushAsync(writer, cancellation);
+                    return false;
                 }
             }
-            yield return new FrameBatch(batch, _live);
-            if (_ended) yield break;
+            await FlushAsync(writer, cancellation);
         }
+        return true;
     }
 
     private async Task<EventPage?> TryReadAsync()
