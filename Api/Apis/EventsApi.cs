@@ -11,7 +11,7 @@ public static class EventsApi
     public static IEndpointRouteBuilder MapEventsApi(this IEndpointRouteBuilder app)
     {
         app.MapMethods("/api/conversations/{id}/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken()
-            .WithTags("Events").ConversationRoute().ResumesFrom().Refuses(400, 404)
+            .HeldOpen().WithTags("Events").ConversationRoute().ResumesFrom().Refuses(400, 404)
             .ProducesEventStream("Every event after the resume point (`Last-Event-ID` header, else `lastEventId` query), then live events until the client leaves; without a resume point, live events only.", StreamEvents.Watch);
         return app;
     }

@@ -16,7 +16,7 @@ public static class MeApi
     public static IEndpointRouteBuilder MapMeApi(this IEndpointRouteBuilder app)
     {
         app.MapMethods("/api/me/events", [HttpMethods.Get, HttpMethods.Post], Watch).RequireAuthorization().AcceptsQueryToken()
-            .WithTags("Me").ConversationRoute().ResumesFrom().Refuses(400)
+            .HeldOpen().WithTags("Me").ConversationRoute().ResumesFrom().Refuses(400)
             .ProducesEventStream("The caller's own events after the resume point, then live until the client leaves: applying them in order keeps the conversation list.", StreamEvents.User);
         app.MapPost("/api/conversations/{id}/read", Read).RequireAuthorization().WithTags("Me").ConversationRoute()
             .TakesBody<ReadBody>().Refuses(400, 404, 413);

@@ -4,6 +4,7 @@ using ChatGrains.Api.Feeds;
 using ChatGrains.Api.OpenApi;
 using ChatGrains.Api.Presence;
 using ChatGrains.Hosting;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -136,6 +137,9 @@ public static class ApiHosting
                         // locks) to build claims lazily: about 4 KB for every open stream. The user's
                         // id and name in a plain identity cost a fraction of that.
                         c.Principal = c.Principal?.KeepingCallerClaims(operators.Value.RoleClaim);
+                        // Nor the token's issue and expiry times the handler puts in the result's
+                        // properties: nothing here reads them, and each stream would keep them.
+                        c.Properties = new AuthenticationProperties();
                         return Task.CompletedTask;
                     },
                     OnForbidden = c => ProblemMapping.WriteAsync(c.HttpContext, StatusCodes.Status403Forbidden, "Forbidden",

@@ -9,33 +9,32 @@ namespace ChatGrains.Api.Feeds;
 /// </summary>
 public sealed class FeedSource
 {
-    private readonly Func<IGrainFactory, IEventLog> _log;
+    private readonly string? _userId;
 
-    private FeedSource(string key, StreamId stream, Func<IGrainFactory, IEventLog> log)
+    private FeedSource(string key, StreamId stream, string? conversationId, string? userId)
     {
         Key = key;
         Stream = stream;
-        _log = log;
+        ConversationId = conversationId;
+        _userId = userId;
     }
 
     public string Key { get; }
 
     /// <summary>The conversation, when this is one's log: its watch streams count as online in it and carry presence and typing.</summary>
-    public string? ConversationId { get; private init; }
+    public string? ConversationId { get; }
 
     public StreamId Stream { get; }
 
-    public IEventLog Log(IGrainFactory grains) => _log(grains);
+    public IEventLog Log(IGrainFactory grains) =>
+        ConversationId is { } conversationId ? grains.GetGrain<IConversationGrain>(conversationId) : grains.GetGrain<IUserGrain>(_userId!);
 
     public static FeedSource Conversation(string conversationId) =>
-        new($"conversation/{conversationId}", ConversationStreams.For(conversationId), g => g.GetGrain<IConversationGrain>(conversationId))
-        {
-            ConversationId = conversationId,
-        };
+        new($"conversation/{conversationId}", ConversationStreams.For(conversationId), conversationId, null);
 
     /// <summary>A user's own log: their list's changes, from their user grain.</summary>
     public static FeedSource User(string userId) =>
-        new($"user/{userId}", UserStreams.For(userId), g => g.GetGrain<IUserGrain>(userId));
+        new($"user/{userId}", UserStreams.For(userId), null, userId);
 
     public override string ToString() => Key;
 }
