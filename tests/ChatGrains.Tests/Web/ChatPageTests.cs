@@ -145,8 +145,12 @@ public sealed class ChatPageTests(WebFixture web) : PageTest(web), IClassFixture
         await bob.FinalTextAsync(bob.Replies.Last);
 
         await bob.SendAsync("And how do **streams** work?");
-        await ada.SendAsync("Which storage does it use?");
+        // Ada's prompt goes in once Bob's reply is under way, so hers waits behind it: the
+        // message box empties before the POST has reached the service, and a slow tab's could
+        // otherwise land second.
+        await Expect(ada.Prompts.Last.Locator(".body")).ToHaveTextAsync("And how do **streams** work?");
         await Expect(ada.StreamingReplyWithText).ToBeVisibleAsync();
+        await ada.SendAsync("Which storage does it use?");
         await Expect(ada.Replies.Last.Locator(".status")).ToHaveTextAsync("Queued");
 
         await SaveScreenshotAsync(ada, "conversation");
