@@ -15,7 +15,9 @@ public sealed class BudgetCluster : ConversationCluster
 
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        ["Generator:TokensPerSecond"] = "200",
+        // Slow enough that a reply is still streaming a few deltas in when a test kills its silo
+        // (at 200 a whole reply once fit in one delta on a busy CI machine).
+        ["Generator:TokensPerSecond"] = "60",
         ["Limits:TokensPerUserPerDay"] = "1",
     };
 
