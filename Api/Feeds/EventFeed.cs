@@ -14,9 +14,8 @@ namespace ChatGrains.Api.Feeds;
 public sealed class EventFeed : ILogSink
 {
     private readonly Lock _gate = new();
-    private readonly Queue<Frame> _recent = new();
+    private readonly RecentFrames _recent;
     private readonly FeedSource _source;
-    private readonly FeedOptions _options;
     private readonly ILogger _logger;
     private readonly LogFollower _follower;
     private readonly FeedReplySpans _replySpans;
@@ -30,13 +29,16 @@ public sealed class EventFeed : ILogSink
     public EventFeed(FeedSource source, IClusterClient client, FeedOptions options, FeedMetrics metrics, ILogger logger)
     {
         _source = source;
-        _options = options;
         _logger = logger;
+        _recent = new RecentFrames(options.RecentEvents);
         _replySpans = new FeedReplySpans(source.Key);
         _follower = new LogFollower(source, client, options, metrics, logger, this);
     }
 
     public FeedSource Source => _source;
+
+    /// <summary>The grain that holds the log (one reference for every reader of this feed).</summary>
+    public IEventLog Log => _follower.Log;
 
     public int WatcherCount => Volatile.Read(ref _watchers).Length;
 
@@ -85,14 +87,7 @@ public sealed class EventFeed : ILogSink
             }
             _watchers = [.. _watchers, watcher];
             if (afterId is null || afterId == _lastId) return new Attachment(_lastId, 0);
-            if (afterId < _lastId && _recent.Count > 0 && _recent.Peek().Id <= afterId + 1)
-            {
-                foreach (var frame in _recent)
-                {
-                    if (frame.Id > afterId) watcher.Offer(frame);
-                }
-                return new Attachment(afterId.Value, 0);
-            }
+            if (afterId < _lastId && _recent.TryOffer(afterId.Value, watcher)) return new Attachment(afterId.Value, 0);
             return new Attachment(afterId.Value, _lastId);
         }
     }
@@ -114,8 +109,7 @@ public sealed class EventFeed : ILogSink
         Watcher[] watchers;
         lock (_gate)
         {
-            _recent.Enqueue(frame);
-            if (_recent.Count > _options.RecentEvents) _recent.Dequeue();
+            _recent.Add(frame);
             _lastId = e.Id;
             watchers = _watchers;
         }

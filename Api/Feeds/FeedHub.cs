@@ -27,7 +27,7 @@ public sealed class FeedHub(IClusterClient client, IOptions<FeedOptions> options
         var lease = await AcquireAsync(source);
         try
         {
-            return new FeedReader(lease, source.Log(client), after, options.Value, heartbeats, metrics, viewerId, endAfterReplyId, disconnect);
+            return new FeedReader(lease, after, options.Value, heartbeats, metrics, viewerId, endAfterReplyId, disconnect);
         }
         catch
         {

@@ -36,7 +36,6 @@ public sealed class FeedReader : IDisposable
     private readonly Frame? _reset;
     private readonly FeedHub.FeedLease? _lease;
     private readonly Watcher? _watcher;
-    private readonly IEventLog? _log;
     private readonly HeartbeatScheduler? _heartbeats;
     private readonly FeedMetrics? _metrics;
     private readonly string? _viewerId;
@@ -47,10 +46,10 @@ public sealed class FeedReader : IDisposable
     /// <summary>A stream that only tells its client to reload its snapshot.</summary>
     internal FeedReader(Frame reset) => _reset = reset;
 
-    internal FeedReader(FeedHub.FeedLease lease, IEventLog log, long? after, FeedOptions options, HeartbeatScheduler heartbeats, FeedMetrics metrics,
+    internal FeedReader(FeedHub.FeedLease lease, long? after, FeedOptions options, HeartbeatScheduler heartbeats, FeedMetrics metrics,
         string? viewerId, string? endAfterReplyId, Action disconnect)
     {
-        (_lease, _log, _heartbeats, _metrics, _viewerId, _endAfterReplyId) = (lease, log, heartbeats, metrics, viewerId, endAfterReplyId);
+        (_lease, _heartbeats, _metrics, _viewerId, _endAfterReplyId) = (lease, heartbeats, metrics, viewerId, endAfterReplyId);
         _watcher = new Watcher(options.WatcherBuffer, disconnect);
         var attachment = lease.Feed.Attach(_watcher, after);
         metrics.WatcherAttached();
@@ -163,7 +162,7 @@ public sealed class FeedReader : IDisposable
     {
         try
         {
-            return await _log!.ReadEventsAsync(_position, Page);
+            return await _lease!.Feed.Log.ReadEventsAsync(_position, Page);
         }
         catch (Exception e) when (PassingTrouble.Is(e))
         {

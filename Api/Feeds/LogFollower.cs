@@ -47,7 +47,10 @@ public sealed class LogFollower(FeedSource source, IClusterClient client, FeedOp
     private Timer? _silenceCheck;
     private long _lastHeard = Environment.TickCount64;
 
-    private IEventLog Grain => source.Log(client);
+    private IEventLog? _grain;
+
+    /// <summary>The grain that holds the log (one reference, made when first needed).</summary>
+    public IEventLog Log => _grain ??= source.Log(client);
 
     /// <summary>
     /// Subscribes, then reads where the log stands (anything newer arrives on the stream or is
@@ -67,7 +70,7 @@ public sealed class LogFollower(FeedSource source, IClusterClient client, FeedOp
             // subscribing again after each read until that works.
             logger.LogWarning(ex, "Feed {Feed} starts unsubscribed; it reads the grain until it can subscribe", source.Key);
         }
-        var head = await Grain.ReadEventsAsync(long.MaxValue, 0);
+        var head = await Log.ReadEventsAsync(long.MaxValue, 0);
         _lastId = head.LastEventId;
         _replyInProgress = head.ReplyInProgress;
         return head;
@@ -223,7 +226,7 @@ public sealed class LogFollower(FeedSource source, IClusterClient client, FeedOp
     {
         while (true)
         {
-            var page = await Grain.ReadEventsAsync(_lastId, Page);
+            var page = await Log.ReadEventsAsync(_lastId, Page);
             if (page.Gone)
             {
                 // The stream's last events were missed: deliver what the grain still has, then end.

@@ -31,6 +31,10 @@ public sealed class WatchConnection(int conversation, string conversationId, Rec
     public long CatchUpTo;
     public long CaughtUpAt;
 
+    /// <summary>The UTC ticks at which this watcher's latest connection began sending its request, and got its response headers.</summary>
+    public long SendingAt;
+    public long AnsweredAt;
+
     /// <summary>Connects and reads until <see cref="Drop"/> or the server ends the stream; completes <paramref name="connected"/> once the headers are in.</summary>
     public async Task RunAsync(Target target, LoadClient client, TaskCompletionSource<bool> connected)
     {
@@ -39,7 +43,9 @@ public sealed class WatchConnection(int conversation, string conversationId, Rec
         try
         {
             using var request = target.WatchRequest(conversationId, LastId);
+            SendingAt = DateTime.UtcNow.Ticks;
             using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
+            AnsweredAt = DateTime.UtcNow.Ticks;
             if (!response.IsSuccessStatusCode || response.Content.Headers.ContentType?.MediaType != "text/event-stream")
             {
                 Failed = true;

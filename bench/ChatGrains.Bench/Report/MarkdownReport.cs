@@ -159,12 +159,14 @@ public static class MarkdownReport
         if (r.ResumeStorms.Count == 0) return;
         md.AppendLine("## Resume storm: every watcher drops at once and resumes with Last-Event-ID");
         md.AppendLine();
-        md.AppendLine("| server | watchers | conversations | outage | events missed each (mean) | all caught up | p50 | p99 | not caught up | lost/reordered |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| server | watchers | conversations | outage | events missed each (mean) | requests sent (p50 / all) | answered (p50 / all) | all caught up | p50 | p99 | not caught up | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var s in r.ResumeStorms)
         {
-            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {s.NotCaughtUp} | {s.Violations} |"));
+            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {s.P50SendingSeconds:F2} / {s.AllSendingSeconds:F2} s | {s.P50AnsweredSeconds:F2} / {s.AllAnsweredSeconds:F2} s | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {s.NotCaughtUp} | {s.Violations} |"));
         }
+        md.AppendLine();
+        md.AppendLine("Times are from the moment the watchers start reconnecting: *requests sent* is when the load generator began each request, *answered* when its response headers arrived (the server has checked the request, attached the watcher and queued what it missed), *caught up* when it had received the event that was the conversation's latest when it came back.");
         md.AppendLine();
     }
 

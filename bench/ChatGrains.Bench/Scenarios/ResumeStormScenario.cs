@@ -39,6 +39,9 @@ public static class ResumeStormScenario
         var all = await Fleet.WaitUntilAsync(fleet.Watchers, w => Volatile.Read(ref w.CaughtUpAt) > 0, TimeSpan.FromSeconds(30));
         var times = fleet.Watchers.Where(w => w.CaughtUpAt > 0).Select(w => (w.CaughtUpAt - start) / 1e7).Order().ToArray();
         var notCaughtUp = fleet.Watchers.Count - times.Length;
+        // Where the time went: the load generator starting its requests, the server answering them.
+        var sending = fleet.Watchers.Where(w => w.SendingAt > start).Select(w => (w.SendingAt - start) / 1e7).Order().ToArray();
+        var answered = fleet.Watchers.Where(w => w.AnsweredAt > start).Select(w => (w.AnsweredAt - start) / 1e7).Order().ToArray();
 
         await target.StopRepliesAsync();
         await fleet.VerifyCompleteAsync(recording, TimeSpan.FromSeconds(30));
@@ -46,8 +49,12 @@ public static class ResumeStormScenario
         violationSamples.AddRange(recording.Violations.Select(v => $"{target.Name} resume storm: {v}"));
         return new ResumeStormResult(target.Name, fleet.Watchers.Count, conversations, outage, missed,
             all && times.Length > 0 ? times[^1] : double.NaN,
-            times.Length > 0 ? times[times.Length / 2] : double.NaN,
-            times.Length > 0 ? times[Math.Min(times.Length - 1, (int)Math.Ceiling(times.Length * 0.99) - 1)] : double.NaN,
-            notCaughtUp, recording.ViolationCount, fleet.FailedToConnect);
+            Quantile(times, 0.5),
+            Quantile(times, 0.99),
+            notCaughtUp, recording.ViolationCount, fleet.FailedToConnect,
+            Quantile(sending, 0.5), sending.LastOrDefault(double.NaN), Quantile(answered, 0.5), answered.LastOrDefault(double.NaN));
     }
+
+    private static double Quantile(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, Math.Max(0, (int)Math.Ceiling(sorted.Length * q) - 1))];
 }

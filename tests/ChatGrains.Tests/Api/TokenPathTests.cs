@@ -106,6 +106,28 @@ public sealed class TokenPathTests
     }
 
     [Fact]
+    public void Recent_frames_serve_a_resume_point_by_its_id_as_the_ring_wraps_and_refuse_one_no_longer_kept()
+    {
+        var recent = new RecentFrames(capacity: 5);
+        Assert.False(recent.TryOffer(0, new Watcher(16, () => { })));
+        for (var id = 1; id <= 23; id++) recent.Add(Frame.From(Updated(id))); // wrapped four times: 19..23 kept
+
+        var watcher = new Watcher(16, () => { });
+        Assert.True(recent.TryOffer(20, watcher));
+        Assert.Equal([21L, 22L, 23L], Drain(watcher).Select(f => f.Id));
+        Assert.True(recent.TryOffer(18, watcher));
+        Assert.Equal([19L, 20L, 21L, 22L, 23L], Drain(watcher).Select(f => f.Id));
+        Assert.False(recent.TryOffer(17, watcher)); // 18 is gone: the grain must serve it
+        Assert.False(recent.TryOffer(23, watcher)); // nothing after the latest
+        Assert.Empty(Drain(watcher));
+
+        recent.Add(Frame.From(Updated(30))); // not the next id: what was kept no longer follows on
+        Assert.False(recent.TryOffer(22, watcher));
+        Assert.True(recent.TryOffer(29, watcher));
+        Assert.Equal([30L], Drain(watcher).Select(f => f.Id));
+    }
+
+    [Fact]
     public void A_deleted_log_closes_its_watchers_after_the_deletion_and_new_ones_at_once()
     {
         var (feed, sink) = Feed(recentEvents: 8);
