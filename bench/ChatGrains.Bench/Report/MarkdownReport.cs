@@ -163,12 +163,16 @@ public static class MarkdownReport
         md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var s in r.ResumeStorms)
         {
-            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {s.P50SendingSeconds:F2} / {s.AllSendingSeconds:F2} s | {s.P50AnsweredSeconds:F2} / {s.AllAnsweredSeconds:F2} s | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {s.NotCaughtUp} | {s.Violations} |"));
+            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {Span(s.P50SendingSeconds, s.AllSendingSeconds)} | {Span(s.P50AnsweredSeconds, s.AllAnsweredSeconds)} | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {s.NotCaughtUp} | {s.Violations} |"));
         }
         md.AppendLine();
         md.AppendLine("Times are from the moment the watchers start reconnecting: *requests sent* is when the load generator began each request, *answered* when its response headers arrived (the server has checked the request, attached the watcher and queued what it missed), *caught up* when it had received the event that was the conversation's latest when it came back.");
         md.AppendLine();
     }
+
+    // A run recorded before these times were kept has none: a dash, not NaN.
+    private static string Span(double p50, double all) =>
+        double.IsNaN(p50) ? "—" : I($"{p50:F2} / {all:F2} s");
 
     private static string Mark(bool met) => met ? "yes" : "**no**";
 
