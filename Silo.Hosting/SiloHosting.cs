@@ -130,6 +130,8 @@ public static class SiloHosting
             services.AddOptions<SqliteStoreOptions>().Bind(config.GetSection("Storage:Sqlite"))
                 .Validate(o => !string.IsNullOrWhiteSpace(o.DataSource), "Storage:Sqlite:DataSource must name a file.")
                 .Validate(o => Enum.IsDefined(o.Synchronous), "Storage:Sqlite:Synchronous must be Full, Extra or Normal.")
+                .Validate(o => o.WriterCacheMegabytes is >= 1 and <= 65536, "Storage:Sqlite:WriterCacheMegabytes must be 1–65536.")
+                .Validate(o => o.CheckpointPages >= 100, "Storage:Sqlite:CheckpointPages must be at least 100.")
                 .ValidateOnStart();
             store = sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
             userStore = sp => new SqliteUserStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);

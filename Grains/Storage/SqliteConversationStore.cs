@@ -16,6 +16,7 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
     private SqliteWriteStatements? _statements;
     private GroupCommit? _commits;
     private StoreDurability? _durability;
+    private WriterTuning _tuning;
 
     public Task InitializeAsync(CancellationToken cancellationToken = default)
     {
@@ -28,6 +29,7 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
         _writer = new SqliteConnection(new SqliteConnectionStringBuilder(options.ConnectionString) { Pooling = false }.ToString());
         _writer.Open();
         SqliteSchema.Apply(_writer, options.Synchronous);
+        _tuning = Tune(_writer, options);
         _durability = ReadDurability(_writer);
         _statements = new SqliteWriteStatements(_writer);
         // One writer: the file takes one write transaction at a time.
@@ -169,6 +171,24 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
     /// <summary>The writer's own settings, read once at start (the connection then belongs to the write loop).</summary>
     public Task<StoreDurability> ReadDurabilityAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(_durability ?? throw new InvalidOperationException("InitializeAsync must be called first."));
+
+    /// <summary>The writer's page cache and checkpoint interval as SQLite reports them after <see cref="Tune"/>.</summary>
+    internal WriterTuning Tuning => _tuning;
+
+    private static WriterTuning Tune(SqliteConnection writer, SqliteStoreOptions options)
+    {
+        using var command = writer.CreateCommand();
+        // Both per connection; only the writer's matter (readers' caches are dropped whenever the
+        // file changes). A negative cache_size is in KiB rather than pages.
+        command.CommandText = $"PRAGMA cache_size = -{options.WriterCacheMegabytes * 1024L}; PRAGMA wal_autocheckpoint = {options.CheckpointPages};";
+        command.ExecuteNonQuery();
+        command.CommandText = "PRAGMA cache_size";
+        var cacheKib = -Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        command.CommandText = "PRAGMA wal_autocheckpoint";
+        return new WriterTuning(cacheKib, Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture));
+    }
+
+    internal readonly record struct WriterTuning(long CacheKib, long CheckpointPages);
 
     private static StoreDurability ReadDurability(SqliteConnection writer)
     {

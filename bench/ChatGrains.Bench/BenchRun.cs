@@ -256,7 +256,7 @@ public static class BenchRun
     private static void LogFanOut(FanOutResult f) =>
         Log($"fan-out {f.Target} {f.Label} {f.Conversations}×{f.WatchersPerConversation}: warm in {f.WarmupSeconds:F0} s (JIT {f.WarmupJitSeconds:F1} s), " +
             $"{f.DeliveredPerSecond:N0} events/s ({f.EventsPerCpuSecond:N0} per CPU-second), p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
-            $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, violations {f.Violations}");
+            $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, stolen {f.Cpu.Stolen:F0} %, violations {f.Violations}");
 
     private static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

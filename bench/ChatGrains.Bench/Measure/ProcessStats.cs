@@ -27,22 +27,28 @@ public static class ProcessStats
         return 0;
     }
 
-    /// <summary>CPU seconds every process on the machine has used (all cores, from /proc/stat).</summary>
-    public static double MachineBusySeconds()
+    /// <summary>
+    /// CPU seconds every process on the machine has used (all cores), and the seconds the
+    /// hypervisor gave the machine's virtual cores to someone else (steal), from /proc/stat.
+    /// </summary>
+    public static (double Busy, double Stolen) MachineSeconds()
     {
         var cpu = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        // user nice system idle iowait irq softirq steal
+        // cpu user nice system idle iowait irq softirq steal
         long busy = 0;
-        foreach (var i in new[] { 1, 2, 3, 6, 7, 8 }) busy += long.Parse(cpu[i], CultureInfo.InvariantCulture);
-        return busy / TicksPerSecond;
+        foreach (var i in new[] { 1, 2, 3, 6, 7 }) busy += long.Parse(cpu[i], CultureInfo.InvariantCulture);
+        return (busy / TicksPerSecond, long.Parse(cpu[8], CultureInfo.InvariantCulture) / TicksPerSecond);
     }
 }
 
 /// <summary>A reading of the CPU clocks, to turn two of them into percentages of a core.</summary>
-public readonly record struct CpuReading(DateTime At, double Server, double Client, double Machine)
+public readonly record struct CpuReading(DateTime At, double Server, double Client, double Machine, double Stolen)
 {
-    public static CpuReading Take(int serverPid) =>
-        new(DateTime.UtcNow, ProcessStats.CpuSeconds(serverPid.ToString(CultureInfo.InvariantCulture)), ProcessStats.CpuSeconds("self"), ProcessStats.MachineBusySeconds());
+    public static CpuReading Take(int serverPid)
+    {
+        var (busy, stolen) = ProcessStats.MachineSeconds();
+        return new(DateTime.UtcNow, ProcessStats.CpuSeconds(serverPid.ToString(CultureInfo.InvariantCulture)), ProcessStats.CpuSeconds("self"), busy, stolen);
+    }
 
     /// <summary>CPU use between two readings, in % of one core (200 % is the whole 2-core machine).</summary>
     public static CpuUse Between(CpuReading a, CpuReading b)
@@ -51,7 +57,8 @@ public readonly record struct CpuReading(DateTime At, double Server, double Clie
         var server = 100 * (b.Server - a.Server) / seconds;
         var client = 100 * (b.Client - a.Client) / seconds;
         var machine = 100 * (b.Machine - a.Machine) / seconds;
-        return new CpuUse(server, client, Math.Max(0, machine - server - client));
+        var stolen = 100 * (b.Stolen - a.Stolen) / seconds;
+        return new CpuUse(server, client, Math.Max(0, machine - server - client), stolen);
     }
 
     /// <summary>As <see cref="Between"/>, for a process that is its own load (the Orleans floor): no client.</summary>
@@ -59,9 +66,14 @@ public readonly record struct CpuReading(DateTime At, double Server, double Clie
     {
         var use = Between(a, b);
         var machine = 100 * (b.Machine - a.Machine) / (b.At - a.At).TotalSeconds;
-        return new CpuUse(use.Server, 0, Math.Max(0, machine - use.Server));
+        return new CpuUse(use.Server, 0, Math.Max(0, machine - use.Server), use.Stolen);
     }
 }
 
-/// <summary>% of one core: the server under test, the load generator, and everything else on the machine.</summary>
-public readonly record struct CpuUse(double Server, double Client, double Other);
+/// <summary>
+/// % of one core: the server under test, the load generator, everything else on the machine,
+/// and what the hypervisor took from the machine's cores meanwhile (steal: time a core was
+/// ready to run and was not given to it). Steal makes every number of a window worse at once;
+/// a window with much of it measured the host, not the code.
+/// </summary>
+public readonly record struct CpuUse(double Server, double Client, double Other, double Stolen = 0);

@@ -94,15 +94,15 @@ public static class MarkdownReport
         if (r.FanOut.Count == 0) return;
         md.AppendLine(I($"## Fan-out: conversations replying at {r.FanOut[0].TokensPerSecond:0} tokens/s (one delta per 50 ms), watchers on one host"));
         md.AppendLine();
-        md.AppendLine("| server | replies by | conversations × watchers | watchers | warm-up (JIT CPU) | delivered events/s | events per server CPU-second | p50 | p99 | p99.9 | max | server CPU | load-gen CPU | other CPU | bytes/event | lost/reordered |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| server | replies by | conversations × watchers | watchers | warm-up (JIT CPU) | delivered events/s | events per server CPU-second | p50 | p99 | p99.9 | max | server CPU | load-gen CPU | other CPU | stolen | bytes/event | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var f in r.FanOut)
         {
             var by = f.Target == "Baseline" ? "timers" : f.Label == "replies-openai" ? "OpenAI provider" : "embedded";
-            md.AppendLine(I($"| {f.Target} | {by} | {f.Conversations:N0} × {f.WatchersPerConversation:N0} | {f.Watchers:N0} | {f.WarmupSeconds:F0} s ({f.WarmupJitSeconds:F1} s) | {f.DeliveredPerSecond:N0} | {f.EventsPerCpuSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Client:F0} % | {f.Cpu.Other:F0} % | {f.MeanFrameBytes:F0} | {f.Violations} |"));
+            md.AppendLine(I($"| {f.Target} | {by} | {f.Conversations:N0} × {f.WatchersPerConversation:N0} | {f.Watchers:N0} | {f.WarmupSeconds:F0} s ({f.WarmupJitSeconds:F1} s) | {f.DeliveredPerSecond:N0} | {f.EventsPerCpuSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Client:F0} % | {f.Cpu.Other:F0} % | {f.Cpu.Stolen:F0} % | {f.MeanFrameBytes:F0} | {f.Violations} |"));
         }
         md.AppendLine();
-        md.AppendLine(I($"CPU is % of one core (the machine has 200 %). Other work on the machine took {r.FanOut.Min(f => f.Cpu.Other):F0}–{r.FanOut.Max(f => f.Cpu.Other):F0} % during these windows: where it is high, latencies are the machine's, not the servers'."));
+        md.AppendLine(I($"CPU is % of one core (the machine has 200 %). Other work on the machine took {r.FanOut.Min(f => f.Cpu.Other):F0}–{r.FanOut.Max(f => f.Cpu.Other):F0} % during these windows, and the hypervisor took (stole) {r.FanOut.Min(f => f.Cpu.Stolen):F0}–{r.FanOut.Max(f => f.Cpu.Stolen):F0} % of the machine's cores: where either is high, throughput and latencies are the machine's, not the servers'."));
         md.AppendLine("A conversation grain publishes one delta per `Conversation:DeltaInterval` (50 ms) counted from the end of the previous commit (grain timer ticks do not overlap), so ChatGrains' deltas get fewer and larger as it gets busier: every token still arrives, in fewer events. The baseline publishes every 50 ms exactly, with frames of ChatGrains' mean size at the same point (bytes/event).");
         md.AppendLine();
     }
@@ -114,11 +114,11 @@ public static class MarkdownReport
         md.AppendLine();
         md.AppendLine("One silo with ChatGrains' stream settings; each grain publishes one event of the deltas' size per interval from a grain timer, and a subscription in the same process receives it. No generator, no store, no HTTP, no load generator: what is left of the replies row's cost once Orleans' own is taken away is ChatGrains'.");
         md.AppendLine();
-        md.AppendLine("| streams | interval | events/s | p50 | p99 | p99.9 | max | CPU | other CPU | lost/reordered |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| streams | interval | events/s | p50 | p99 | p99.9 | max | CPU | other CPU | stolen | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var f in floors)
         {
-            md.AppendLine(I($"| {f.Streams:N0} | {f.IntervalMs:0} ms | {f.EventsPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Other:F0} % | {f.Violations} |"));
+            md.AppendLine(I($"| {f.Streams:N0} | {f.IntervalMs:0} ms | {f.EventsPerSecond:N0} | {f.Latency.P50:F1} ms | {f.Latency.P99:F1} ms | {f.Latency.P999:F1} ms | {f.Latency.Max:F0} ms | {f.Cpu.Server:F0} % | {f.Cpu.Other:F0} % | {f.Cpu.Stolen:F0} % | {f.Violations} |"));
         }
         md.AppendLine();
     }
@@ -159,20 +159,22 @@ public static class MarkdownReport
         if (r.ResumeStorms.Count == 0) return;
         md.AppendLine("## Resume storm: every watcher drops at once and resumes with Last-Event-ID");
         md.AppendLine();
-        md.AppendLine("| server | watchers | conversations | outage | events missed each (mean) | requests sent (p50 / all) | answered (p50 / all) | all caught up | p50 | p99 | not caught up | lost/reordered |");
-        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        md.AppendLine("| server | watchers | conversations | outage | events missed each (mean) | requests sent (p50 / all) | answered (p50 / all) | all caught up | p50 | p99 | server CPU | load-gen CPU | stolen | not caught up | lost/reordered |");
+        md.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var s in r.ResumeStorms)
         {
-            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {Span(s.P50SendingSeconds, s.AllSendingSeconds)} | {Span(s.P50AnsweredSeconds, s.AllAnsweredSeconds)} | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {s.NotCaughtUp} | {s.Violations} |"));
+            md.AppendLine(I($"| {s.Target} | {s.Watchers:N0} | {s.Conversations} | {s.Outage.TotalSeconds:F1} s | {s.MeanEventsMissed:F0} | {Span(s.P50SendingSeconds, s.AllSendingSeconds)} | {Span(s.P50AnsweredSeconds, s.AllAnsweredSeconds)} | {s.AllCaughtUpSeconds:F2} s | {s.P50CaughtUpSeconds:F2} s | {s.P99CaughtUpSeconds:F2} s | {Pct(s.Cpu?.Server)} | {Pct(s.Cpu?.Client)} | {Pct(s.Cpu?.Stolen)} | {s.NotCaughtUp} | {s.Violations} |"));
         }
         md.AppendLine();
-        md.AppendLine("Times are from the moment the watchers start reconnecting: *requests sent* is when the load generator began each request, *answered* when its response headers arrived (the server has checked the request, attached the watcher and queued what it missed), *caught up* when it had received the event that was the conversation's latest when it came back.");
+        md.AppendLine("Times are from the moment the watchers start reconnecting: *requests sent* is when the load generator began each request, *answered* when its response headers arrived (the server has checked the request, attached the watcher and queued what it missed), *caught up* when it had received the event that was the conversation's latest when it came back. CPU is from the reconnect until all had caught up; *stolen* is what the hypervisor took from the machine's cores meanwhile.");
         md.AppendLine();
     }
 
     // A run recorded before these times were kept has none: a dash, not NaN.
     private static string Span(double p50, double all) =>
         double.IsNaN(p50) ? "—" : I($"{p50:F2} / {all:F2} s");
+
+    private static string Pct(double? percent) => percent is { } p ? I($"{p:F0} %") : "—";
 
     private static string Mark(bool met) => met ? "yes" : "**no**";
 

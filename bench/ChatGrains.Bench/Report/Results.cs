@@ -39,7 +39,7 @@ public sealed record FanOutResult(
 public sealed record ResumeStormResult(
     string Target, int Watchers, int Conversations, TimeSpan Outage, double MeanEventsMissed,
     double AllCaughtUpSeconds, double P50CaughtUpSeconds, double P99CaughtUpSeconds, int NotCaughtUp, long Violations, int FailedToConnect,
-    double P50SendingSeconds = double.NaN, double AllSendingSeconds = double.NaN, double P50AnsweredSeconds = double.NaN, double AllAnsweredSeconds = double.NaN);
+    double P50SendingSeconds = double.NaN, double AllSendingSeconds = double.NaN, double P50AnsweredSeconds = double.NaN, double AllAnsweredSeconds = double.NaN, CpuUse? Cpu = null);
 
 public sealed record BenchResults(
     Machine Machine, bool Quick, DateTime StartedUtc, TimeSpan Duration,

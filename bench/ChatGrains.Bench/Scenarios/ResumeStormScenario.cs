@@ -1,4 +1,5 @@
 using ChatGrains.Bench.Load;
+using ChatGrains.Bench.Measure;
 using ChatGrains.Bench.Report;
 using ChatGrains.Bench.Targets;
 
@@ -34,9 +35,11 @@ public static class ResumeStormScenario
         }
         var missed = fleet.Watchers.Select((w, i) => (double)(heads[w.Conversation] - droppedAt[i])).Average();
         var start = DateTime.UtcNow.Ticks;
+        var cpuBefore = CpuReading.Take(target.ProcessId);
         // All at once: no limit on concurrent connects.
         await fleet.ConnectAsync(Enumerable.Range(0, fleet.Watchers.Count), concurrency: 0);
         var all = await Fleet.WaitUntilAsync(fleet.Watchers, w => Volatile.Read(ref w.CaughtUpAt) > 0, TimeSpan.FromSeconds(30));
+        var cpu = CpuReading.Between(cpuBefore, CpuReading.Take(target.ProcessId));
         var times = fleet.Watchers.Where(w => w.CaughtUpAt > 0).Select(w => (w.CaughtUpAt - start) / 1e7).Order().ToArray();
         var notCaughtUp = fleet.Watchers.Count - times.Length;
         // Where the time went: the load generator starting its requests, the server answering them.
@@ -52,7 +55,7 @@ public static class ResumeStormScenario
             Quantile(times, 0.5),
             Quantile(times, 0.99),
             notCaughtUp, recording.ViolationCount, fleet.FailedToConnect,
-            Quantile(sending, 0.5), sending.LastOrDefault(double.NaN), Quantile(answered, 0.5), answered.LastOrDefault(double.NaN));
+            Quantile(sending, 0.5), sending.LastOrDefault(double.NaN), Quantile(answered, 0.5), answered.LastOrDefault(double.NaN), cpu);
     }
 
     private static double Quantile(double[] sorted, double q) =>

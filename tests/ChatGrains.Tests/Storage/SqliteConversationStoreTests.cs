@@ -34,6 +34,24 @@ public sealed class SqliteConversationStoreTests : ConversationStoreContract<Sql
         Assert.Equal(new StoreDurability(false, "journal_mode=wal synchronous=normal"), await store.ReadDurabilityAsync());
     }
 
+    [Fact]
+    public async Task The_writer_runs_with_the_page_cache_and_checkpoint_interval_it_is_given()
+    {
+        await using var store = new SqliteConversationStore(new SqliteStoreOptions { DataSource = Path.Combine(_directory, "tuned.db") });
+        await store.InitializeAsync();
+        // The defaults, not SQLite's own (2 MiB, 1,000 pages).
+        Assert.Equal(new SqliteConversationStore.WriterTuning(64 * 1024, 10_000), store.Tuning);
+
+        await using var small = new SqliteConversationStore(new SqliteStoreOptions
+        {
+            DataSource = Path.Combine(_directory, "small.db"),
+            WriterCacheMegabytes = 3,
+            CheckpointPages = 500,
+        });
+        await small.InitializeAsync();
+        Assert.Equal(new SqliteConversationStore.WriterTuning(3 * 1024, 500), small.Tuning);
+    }
+
     protected override bool IsDuplicateKey(DbException error) =>
         error is SqliteException { SqliteExtendedErrorCode: 1555 }; // SQLITE_CONSTRAINT_PRIMARYKEY
 
