@@ -32,7 +32,7 @@ public static class StreamFloorScenario
             info.ArgumentList.Add(a);
         }
 
-        using var process = Process.Start(info)!;
+        using var process = ChildProcesses.Start(info);
         var stderr = process.StandardError.ReadToEndAsync();
         var lines = new List<string>();
         while (await process.StandardOutput.ReadLineAsync() is { } line) lines.Add(line);

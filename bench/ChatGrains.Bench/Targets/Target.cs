@@ -112,7 +112,7 @@ public abstract class Target : IAsyncDisposable
         info.Environment["LOGFILE"] = logFile;
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
-        var process = Process.Start(info)!;
+        var process = ChildProcesses.Start(info);
 
         using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow.AddSeconds(90);
