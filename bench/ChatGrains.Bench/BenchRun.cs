@@ -258,5 +258,5 @@ public static class BenchRun
             $"{f.DeliveredPerSecond:N0} events/s ({f.EventsPerCpuSecond:N0} per CPU-second), p50 {f.Latency.P50:F1} ms, p99 {f.Latency.P99:F1} ms, " +
             $"p99.9 {f.Latency.P999:F1} ms, server CPU {f.Cpu.Server:F0} %, load-gen {f.Cpu.Client:F0} %, other {f.Cpu.Other:F0} %, stolen {f.Cpu.Stolen:F0} %, violations {f.Violations}");
 
-    private static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+    internal static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 }

@@ -23,7 +23,7 @@ public static class FanOutScenario
         var (warmedIn, jit) = await WarmUp.UntilJitSettlesAsync(target, warmup, maxWarmup);
 
         // Printed so that a profiler can be attached for just the window (README, "Where the CPU goes").
-        Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {target.Name} {label}: warm, measuring for {window.TotalSeconds:F0} s (server pid {target.ProcessId})");
+        BenchRun.Log($"{target.Name} {label}: warm, measuring for {window.TotalSeconds:F0} s (server pid {target.ProcessId})");
         var before = CpuReading.Take(target.ProcessId);
         recording.Open();
         await Task.Delay(window);
