@@ -133,8 +133,10 @@ public static class SiloHosting
                 .Validate(o => o.WriterCacheMegabytes is >= 1 and <= 65536, "Storage:Sqlite:WriterCacheMegabytes must be 1–65536.")
                 .Validate(o => o.CheckpointPages >= 100, "Storage:Sqlite:CheckpointPages must be at least 100.")
                 .ValidateOnStart();
-            store = sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
-            userStore = sp => new SqliteUserStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value);
+            // One file, one writer: the user store writes through the conversation store's connection.
+            services.AddSingleton(sp => new SqliteConversationStore(sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value));
+            store = sp => sp.GetRequiredService<SqliteConversationStore>();
+            userStore = sp => new SqliteUserStore(sp.GetRequiredService<SqliteConversationStore>());
         }
         services.AddSingleton<IConversationStore>(sp => new WireSafeStore(store(sp), sp.GetRequiredService<ILogger<WireSafeStore>>()));
         // The user store's tables come with the conversation store's migrations (StoreInitializer).

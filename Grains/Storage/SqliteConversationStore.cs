@@ -10,8 +10,17 @@ namespace ChatGrains.Storage;
 /// statements they run are <see cref="SqliteWriteStatements"/>. Reads open their own pooled
 /// connections and, thanks to WAL, never wait for the writer.
 /// </summary>
+/// <remarks>
+/// The writer connection is the file's only one: the user store writes through it too
+/// (<see cref="OnWriter"/>). A commit by any other connection would make SQLite drop this
+/// connection's whole page cache at its next transaction, so that every commit after it read its
+/// pages back from the file.
+/// </remarks>
 public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConversationStore, IAsyncDisposable
 {
+    // One transaction at a time on the writer: this store's group commits and the user store's.
+    private readonly Lock _writerGate = new();
+    private bool _closed;
     private SqliteConnection? _writer;
     private SqliteWriteStatements? _statements;
     private GroupCommit? _commits;
@@ -35,6 +44,24 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
         // One writer: the file takes one write transaction at a time.
         _commits = new GroupCommit(writers: 1, Write);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The file and how it is opened; the user store reads through the same pool.</summary>
+    internal SqliteStoreOptions Options => options;
+
+    /// <summary>
+    /// Runs <paramref name="write"/> on the writer connection between this store's own
+    /// transactions (it must begin and end its own). For the user store, whose tables are in the
+    /// same file: see the remarks above.
+    /// </summary>
+    internal T OnWriter<T>(Func<SqliteConnection, T> write)
+    {
+        var writer = _writer ?? throw new InvalidOperationException("InitializeAsync must be called before the file is written.");
+        lock (_writerGate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            return write(writer);
+        }
     }
 
     /// <summary>
@@ -206,8 +233,13 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
     public async ValueTask DisposeAsync()
     {
         if (_commits is not null) await _commits.CompleteAsync();
-        _statements?.Dispose();
-        if (_writer is not null) await _writer.DisposeAsync();
+        lock (_writerGate)
+        {
+            if (_closed) return;
+            _closed = true;
+            _statements?.Dispose();
+            _writer?.Dispose();
+        }
         // Release the pooled read connections too, so the file is closed once the store is.
         using var pooled = new SqliteConnection(options.ConnectionString);
         SqliteConnection.ClearPool(pooled);
@@ -217,11 +249,14 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
     private Task<bool> Write(IReadOnlyList<ConversationCommit> commits)
     {
         var statements = _statements!;
-        // IMMEDIATE: take the write lock now rather than fail half-way on a busy upgrade.
-        using var transaction = _writer!.BeginTransaction(deferred: false);
-        statements.Enlist(transaction);
-        foreach (var commit in commits) statements.Apply(commit);
-        transaction.Commit(); // disposing an uncommitted transaction rolls it back
+        lock (_writerGate)
+        {
+            // IMMEDIATE: take the write lock now rather than fail half-way on a busy upgrade.
+            using var transaction = _writer!.BeginTransaction(deferred: false);
+            statements.Enlist(transaction);
+            foreach (var commit in commits) statements.Apply(commit);
+            transaction.Commit(); // disposing an uncommitted transaction rolls it back
+        }
         return Written;
     }
 

@@ -21,8 +21,8 @@ public sealed class SqliteStoreOptions
     /// commit touches its conversation's pages of the events, messages and conversations tables
     /// and their indexes; with many replies at once those pages do not fit in 2 MiB, and each
     /// commit read them back from the file and the log first. The writer's cache outlives its
-    /// transactions (its own writes do not invalidate it), so this is memory the silo holds:
-    /// at most this much, and no more than the hot part of the file.
+    /// transactions (its own writes do not invalidate it, and it is the file's only writer), so
+    /// this is memory the silo holds: at most this much, and no more than the hot part of the file.
     /// </summary>
     public int WriterCacheMegabytes { get; set; } = 64;
 

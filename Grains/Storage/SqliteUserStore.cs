@@ -5,14 +5,17 @@ using Microsoft.Data.Sqlite;
 namespace ChatGrains.Storage;
 
 /// <summary>
-/// The users' data in the embedded SQLite file. Its writes (read positions, user events) go
-/// through a loop of their own that group-commits, beside the conversation store's writer:
-/// SQLite takes one writer at a time, and its busy timeout lets each wait its turn behind the
-/// other. Sharing the conversation writer's loop would couple the two stores' commit records;
-/// a second writer costs one more fsync per batch. Reads open pooled connections (WAL).
+/// The users' data in the embedded SQLite file, beside the conversations (whose store creates and
+/// migrates the schema). Its writes (read positions, user events) are group-committed by a loop
+/// of their own, with the conversation store's writer connection
+/// (<see cref="SqliteConversationStore.OnWriter"/>), taking turns with that store's commits:
+/// a second connection writing the file would make SQLite drop the conversation writer's page
+/// cache at every one of its commits. Sharing the conversation store's queue as well would couple
+/// the two stores' commit records. Reads open pooled connections (WAL).
 /// </summary>
-public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore, IAsyncDisposable
+public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUserStore, IAsyncDisposable
 {
+    private readonly SqliteStoreOptions options = conversations.Options;
     private static readonly string ItemsSql = UserQueries.Items("max", i => i == 1 ? "$u" : "$c");
     private const int MaxBatch = 256;
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
@@ -190,33 +193,29 @@ public sealed class SqliteUserStore(SqliteStoreOptions options) : IUserStore, IA
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending)) batch.Add(pending);
             try
             {
-                await using var connection = await OpenAsync(CancellationToken.None);
-                using (var pragma = connection.CreateCommand())
+                var errors = conversations.OnWriter(connection =>
                 {
-                    // Per connection, as for the conversation writer: FULL syncs the log at every commit.
-                    pragma.CommandText = $"PRAGMA synchronous = {(int)options.Synchronous}";
-                    pragma.ExecuteNonQuery();
-                }
-                // IMMEDIATE: take the write lock now (waiting out the conversation writer for up
-                // to the busy timeout) rather than fail half-way on a busy upgrade.
-                using var transaction = connection.BeginTransaction(deferred: false);
-                var errors = new Exception?[batch.Count];
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    transaction.Save("w");
-                    try
+                    // IMMEDIATE, as the conversation store's commits: the file's write lock now.
+                    using var transaction = connection.BeginTransaction(deferred: false);
+                    var errors = new Exception?[batch.Count];
+                    for (var i = 0; i < batch.Count; i++)
                     {
-                        batch[i].Write(transaction);
-                        transaction.Release("w");
+                        transaction.Save("w");
+                        try
+                        {
+                            batch[i].Write(transaction);
+                            transaction.Release("w");
+                        }
+                        catch (Exception ex)
+                        {
+                            transaction.Rollback("w");
+                            transaction.Release("w");
+                            errors[i] = ex;
+                        }
                     }
-                    catch (Exception ex)
-                    {
-                        transaction.Rollback("w");
-                        transaction.Release("w");
-                        errors[i] = ex;
-                    }
-                }
-                transaction.Commit();
+                    transaction.Commit();
+                    return errors;
+                });
                 for (var i = 0; i < batch.Count; i++)
                 {
                     if (errors[i] is { } error) batch[i].Done.TrySetException(error);

@@ -101,7 +101,7 @@ public sealed class SqliteBudgetStoreTests : BudgetStoreContract
         _conversations = new SqliteConversationStore(options);
         await _conversations.InitializeAsync();
         Conversations = _conversations;
-        Users = _users = new SqliteUserStore(options);
+        Users = _users = new SqliteUserStore(_conversations);
     }
 
     protected override async Task CloseStoresAsync()
