@@ -46,9 +46,6 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
         return Task.CompletedTask;
     }
 
-    /// <summary>The file and how it is opened; the user store reads through the same pool.</summary>
-    internal SqliteStoreOptions Options => options;
-
     /// <summary>
     /// Runs <paramref name="write"/> on the writer connection between this store's own
     /// transactions (it must begin and end its own). For the user store, whose tables are in the
@@ -262,7 +259,8 @@ public sealed class SqliteConversationStore(SqliteStoreOptions options) : IConve
 
     private static readonly Task<bool> Written = Task.FromResult(true);
 
-    private async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
+    /// <summary>A pooled read connection to the file (WAL: it never waits for the writer); the user store's reads use it too.</summary>
+    internal async Task<SqliteConnection> OpenReaderAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(options.ConnectionString);
         await connection.OpenAsync(cancellationToken);

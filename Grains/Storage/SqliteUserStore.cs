@@ -15,7 +15,6 @@ namespace ChatGrains.Storage;
 /// </summary>
 public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUserStore, IAsyncDisposable
 {
-    private readonly SqliteStoreOptions options = conversations.Options;
     private static readonly string ItemsSql = UserQueries.Items("max", i => i == 1 ? "$u" : "$c");
     private const int MaxBatch = 256;
     private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
@@ -28,7 +27,7 @@ public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUs
     {
         var items = await ReadItemsAsync(userId, conversationId, cancellationToken);
         if (items.Count > 0) return new UserConversation(items[0], true);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await conversations.OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT 1 FROM conversations WHERE id = $c";
         command.Parameters.AddWithValue("$c", conversationId);
@@ -51,7 +50,7 @@ public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUs
 
     public async Task<StoredUserLog> LoadLogAsync(string userId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await conversations.OpenReaderAsync(cancellationToken);
         using var transaction = connection.BeginTransaction(deferred: true);
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -125,7 +124,7 @@ public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUs
     public async Task<IReadOnlyList<ConversationEvent>> ReadEventsAsync(string userId, long afterId, int max, CancellationToken cancellationToken = default)
     {
         if (max <= 0) return [];
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await conversations.OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT id, type, data FROM user_events WHERE user_id = $u AND id > $after ORDER BY id LIMIT $max";
         command.Parameters.AddWithValue("$u", userId);
@@ -140,7 +139,7 @@ public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUs
 
     public async Task<Usage> ReadUsageAsync(string userId, DateOnly day, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await conversations.OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)
@@ -157,7 +156,7 @@ public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUs
 
     private async Task<List<ConversationListItem>> ReadItemsAsync(string userId, string? conversationId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await conversations.OpenReaderAsync(cancellationToken);
         using var command = connection.CreateCommand();
         command.CommandText = ItemsSql;
         command.Parameters.AddWithValue("$u", userId);
@@ -247,13 +246,6 @@ public sealed class SqliteUserStore(SqliteConversationStore conversations) : IUs
         command.Transaction = transaction;
         command.CommandText = sql;
         return command;
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(options.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
     }
 
     private static DateTimeOffset FromText(string text) =>

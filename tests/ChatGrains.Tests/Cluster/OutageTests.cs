@@ -199,37 +199,40 @@ public sealed class OutageTests(LocalCluster cluster, ITestOutputHelper output)
         return request;
     }
 
-    /// <summary>
-    /// Eight new conversations, each posted to. Right after a silo is declared dead, a call may
-    /// still be routed to it and the API answers 503 with Retry-After ("the cluster is
-    /// recovering"); the post is then sent again after that wait with the same Idempotency-Key,
-    /// as a real client does, and must be accepted within <see cref="RecoveryLimit"/>.
-    /// </summary>
+    /// <summary>Eight new conversations, each posted to (<see cref="PostAcceptedAsync"/>).</summary>
     private async Task CreateAndPostAsync(params ApiUser[] users)
     {
         for (var i = 0; i < 8; i++)
         {
             var user = users[i % users.Length];
             var id = await user.CreateConversationAsync();
-            var key = $"after-crash-{i}";
-            var waited = Stopwatch.StartNew();
-            while (true)
+            var body = await PostAcceptedAsync(user, id, $"after-crash-{i}");
+            Assert.False(string.IsNullOrEmpty(body.GetProperty("assistantMessageId").GetString()));
+        }
+    }
+
+    /// <summary>
+    /// Right after a silo is declared dead, a call may still be routed to it and the API answers
+    /// 503 with Retry-After ("the cluster is recovering"); the post is then sent again after that
+    /// wait with the same Idempotency-Key, as a real client does, and must be accepted within
+    /// <see cref="RecoveryLimit"/>.
+    /// </summary>
+    private async Task<JsonElement> PostAcceptedAsync(ApiUser user, string id, string key)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var request = Post(id, "hello", "application/json");
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await user.Http.SendAsync(request);
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || waited.Elapsed >= RecoveryLimit)
             {
-                var request = Post(id, "hello", "application/json");
-                request.Headers.Add("Idempotency-Key", key);
-                using var response = await user.Http.SendAsync(request);
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable && waited.Elapsed < RecoveryLimit)
-                {
-                    var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
-                    output.WriteLine($"Post {i}: 503 {await response.Content.ReadAsStringAsync()}; again in {retryAfter.TotalSeconds:F0} s.");
-                    await Task.Delay(retryAfter);
-                    continue;
-                }
                 Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-                var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-                Assert.False(string.IsNullOrEmpty(body.GetProperty("assistantMessageId").GetString()));
-                break;
+                return await response.Content.ReadFromJsonAsync<JsonElement>();
             }
+            var retryAfter = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            output.WriteLine($"Post {key}: 503 {await response.Content.ReadAsStringAsync()}; again in {retryAfter.TotalSeconds:F0} s.");
+            await Task.Delay(retryAfter);
         }
     }
 
